@@ -1,0 +1,40 @@
+"""compliance: check Chinese personal serious-illness help campaigns against the rules that govern them.
+
+    >>> import compliance
+    >>> decision = compliance.evaluate(campaign_dict, stage="payout", blacklist=my_blacklist)
+    >>> decision.outcome, decision.payout_routes
+    >>> print(decision)          # findings, the clauses they cite, obligations, provenance
+
+Rules are data (``compliance.rules``): each cites the clauses it enforces, with their text and how sure
+we are of it. The library flags for people to decide; it never calls anyone a fraud.
+"""
+
+from compliance._evaluate import evaluate
+from compliance._version import __version__
+from compliance.blacklist import Blacklist
+from compliance.campaign import Campaign
+from compliance.decision import Citation, Decision, Finding, Obligation, RulesetRef
+from compliance.errors import (
+    BlacklistError,
+    CampaignError,
+    ComplianceError,
+    RuleFileError,
+    RulesetNotFound,
+)
+
+__all__ = [
+    "Blacklist",
+    "BlacklistError",
+    "Campaign",
+    "CampaignError",
+    "Citation",
+    "ComplianceError",
+    "Decision",
+    "Finding",
+    "Obligation",
+    "RuleFileError",
+    "RulesetNotFound",
+    "RulesetRef",
+    "__version__",
+    "evaluate",
+]

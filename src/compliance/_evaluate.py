@@ -1,0 +1,132 @@
+"""``evaluate()``: one campaign, one stage, one explained decision."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from compliance._version import __version__
+from compliance.blacklist import UNCHECKED, Blacklist
+from compliance.campaign import Campaign
+from compliance.decision import OUTCOME_ORDER, Decision, Finding, Obligation, Text
+from compliance.rules._ruleset import Catalog, Rule, Ruleset
+from compliance.rules._schema import Facts
+
+__all__ = ["evaluate"]
+
+Stage = Literal["publish", "payout"]
+_OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
+_REVIEW = OUTCOME_ORDER["review"]
+_CONDITIONS = OUTCOME_ORDER["approve_with_conditions"]
+
+_WHY_MISSING: Mapping[str, str] = {
+    "blacklist.initiator": "the initiator could not be checked against the blacklist "
+                           "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
+    "blacklist.patient": "the patient could not be checked against the blacklist "
+                         "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
+    "blacklist.payee": "the payee could not be checked against the blacklist "
+                       "(no blacklist was supplied, or the payout has no identity number or hash for the payee)",
+    "payout": "the campaign has no payout request to check",
+}
+
+
+def evaluate(
+    campaign: Campaign | dict[str, Any],
+    *,
+    stage: Stage = "publish",
+    ruleset: Ruleset | Catalog | str | None = None,
+    blacklist: Blacklist | None = None,
+) -> Decision:
+    """Check one campaign at one stage and explain the result.
+
+    ``stage`` is ``"publish"`` (pre-review before going live) or ``"payout"`` (a withdrawal request).
+    With no ``ruleset``, the rulesets in force on the event's date are used (publish: ``created_at``;
+    payout: ``payout.requested_at``); a :class:`~compliance.rules.Catalog` is consulted the same way,
+    and a :class:`~compliance.rules.Ruleset` or a ruleset id is used as given. Without a ``blacklist``,
+    the blacklist rules are not evaluable, so the campaign cannot be approved.
+
+    Raises :class:`~compliance.CampaignError` when the input is not a readable campaign.
+
+    >>> d = evaluate({"campaign_id": "c1", "platform": "水滴筹", "created_at": "2025-03-01",
+    ...               "target_amount": 100000})
+    >>> d.outcome
+    'review'
+    """
+    if stage not in ("publish", "payout"):
+        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    parsed = Campaign.parse(campaign)
+    payout = parsed.payout
+    event_time = payout.requested_at if stage == "payout" and payout is not None else parsed.created_at
+    chosen = _choose(ruleset, event_time)
+    facts = Facts(
+        parsed, stage, UNCHECKED if blacklist is None else blacklist.match(parsed), parsed.disclosure.__dict__
+    )
+    results: dict[str, str] = {}
+    findings: list[Finding] = []
+    obligations: list[Obligation] = []
+    worst = 0
+    for rule in chosen.rules_for(stage):
+        status, reason = rule.status(facts)
+        results[rule.id] = status
+        if status == "pass":
+            obligations.extend(rule.obligations_when_applicable)
+        elif status == "fail":
+            obligations.extend(rule.obligations_when_applicable)
+            obligations.extend(rule.obligations_on_fail)
+            findings.append(_finding(rule, facts, "fail", None))
+            worst = max(worst, OUTCOME_ORDER[rule.outcome])
+        elif status == "not_evaluable":
+            findings.append(_finding(rule, facts, "not_evaluable", reason))
+            worst = max(worst, _REVIEW)
+    if obligations:
+        worst = max(worst, _CONDITIONS)
+    return Decision.model_construct(
+        campaign_id=parsed.campaign_id,
+        stage=stage,
+        outcome=_OUTCOMES[worst],
+        event_time=event_time,
+        findings=tuple(findings),
+        obligations=tuple(obligations),
+        rule_results=results,
+        ruleset=chosen.ref,
+        library_version=__version__,
+        input_digest=input_digest(parsed),
+    )
+
+
+def input_digest(campaign: Campaign) -> str:
+    """SHA-256 of the campaign's canonical JSON; identity numbers are excluded from the JSON."""
+    return "sha256:" + hashlib.sha256(campaign.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def _choose(ruleset: Ruleset | Catalog | str | None, event_time: Any) -> Ruleset:
+    if isinstance(ruleset, Ruleset):
+        return ruleset
+    if isinstance(ruleset, str):
+        return Catalog.default().get(ruleset)
+    catalog = Catalog.default() if ruleset is None else ruleset
+    return catalog.for_date(event_time)
+
+
+def _finding(rule: Rule, facts: Facts, status: Literal["fail", "not_evaluable"], reason: str | None) -> Finding:
+    values = rule.values(facts)
+    if reason is not None and reason.endswith(" is missing"):
+        path = reason.removesuffix(" is missing")
+        reason = _WHY_MISSING.get(path, f"{path} is not known for this campaign")
+    # A rule that could not be evaluated must not be described by its failure message: "matches a
+    # blacklist entry" would say of someone what was never found.
+    message = rule.render_message(values) if status == "fail" else Text(
+        zh=f"无法判断“{rule.title.zh}”，须人工复核。", en=f"Could not check “{rule.title.en}”; a person must review it."
+    )
+    return Finding.model_construct(
+        rule_id=rule.id,
+        status=status,
+        severity=rule.severity,
+        outcome=rule.outcome if status == "fail" else "review",
+        title=rule.title,
+        message=message,
+        reason=reason,
+        values=values,
+        citations=rule.citations,
+    )

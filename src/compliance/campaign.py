@@ -1,0 +1,216 @@
+"""The input schema: what a personal serious-illness help campaign (个人大病求助) *is*.
+
+Field names are the public contract and use the domain's words (see ``docs/concepts.md``):
+发起人 ``initiator``, 求助人/患者 ``patient``, 信息公示 ``disclosure``, 提现 ``payout``.
+
+Money is CNY yuan held as :class:`~decimal.Decimal` with exactly two places (fen), so a threshold such
+as ¥300,000 is compared exactly. A naive time means Asia/Shanghai. ``None`` in a disclosure item means
+*not answered*, which is different from ``False`` (answered "no").
+
+Identity numbers are accepted only to be hashed with a platform key (see :class:`compliance.Blacklist`):
+they are held as secrets, never appear in ``repr``, dumps, digests or error messages.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+)
+
+from compliance.errors import CampaignError, FieldProblem
+
+__all__ = [
+    "DISCLOSURE_ITEMS",
+    "SHANGHAI",
+    "Campaign",
+    "Disclosure",
+    "Documents",
+    "Initiator",
+    "Patient",
+    "Payee",
+    "Payout",
+    "Relation",
+]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+_FEN = Decimal("0.01")
+
+Relation = Literal["self", "spouse", "parent", "child", "sibling", "other_relative", "other"]
+"""Who the initiator is to the patient (发起人与患者关系)."""
+
+Payee = Literal["patient", "close_relative", "hospital_account", "other"]
+"""Who receives a payout: the patient, a close relative (近亲属), the hospital's account (就诊帐户) or other."""
+
+
+def _to_money(value: Any) -> Decimal:
+    """Read an amount in yuan exactly; reject what is not a finite, non-negative amount in fen."""
+    if isinstance(value, bool):
+        raise ValueError("an amount must be a number of yuan, not true/false")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("an amount must be finite (NaN and infinity are not amounts)")
+        value = repr(value)  # the shortest text that round-trips: 49999.99 stays 49999.99
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("an amount must be a number of yuan, such as 50000 or 49999.99") from None
+    if not amount.is_finite():
+        raise ValueError("an amount must be finite (NaN and infinity are not amounts)")
+    if amount < 0:
+        raise ValueError("an amount cannot be negative")
+    if amount != amount.quantize(_FEN):
+        raise ValueError("an amount in yuan has at most two decimal places (fen)")
+    return amount.quantize(_FEN)
+
+
+Money = Annotated[Decimal, BeforeValidator(_to_money), PlainSerializer(str, when_used="json")]
+"""CNY yuan, exact to the fen."""
+
+
+def _to_shanghai(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=SHANGHAI)
+    return value.astimezone(SHANGHAI)
+
+
+def _date_as_midnight(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_date_as_midnight), AfterValidator(_to_shanghai)]
+"""A point in time; a naive value or a bare date means Asia/Shanghai."""
+
+
+def _normalise_id(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip().upper()
+        if not value:
+            raise ValueError("an identity number cannot be empty")
+    return value
+
+
+IdNumber = Annotated[SecretStr, BeforeValidator(_normalise_id)]
+HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class _Person(_Model):
+    real_name_verified: bool | None = None
+    """Whether the platform verified this person's real name (实名认证); ``None`` if unknown."""
+    id_number: IdNumber | None = Field(default=None, exclude=True, repr=False)
+    """Raw identity number: only ever hashed with a platform key, never stored or echoed."""
+    id_number_hash: HashHex | None = None
+    """HMAC-SHA256 of the identity number under the platform key, as 64 lower-case hex digits."""
+
+
+class Initiator(_Person):
+    """发起人: the person who starts the campaign."""
+
+    relation_to_patient: Relation | None = None
+    truthfulness_acknowledged: bool | None = None
+    """Whether the initiator acknowledged being responsible for the truth of the information."""
+
+
+class Patient(_Person):
+    """求助人/患者: the person whose illness the campaign is for."""
+
+
+class Disclosure(_Model):
+    """信息公示: each item ``True``/``False`` when answered, ``None`` when *not answered*."""
+
+    basic_medical_insurance: bool | None = None  # 基本医疗保险
+    commercial_insurance: bool | None = None  # 商业保险
+    minimum_subsistence_allowance: bool | None = None  # 低保
+    registered_poor_household: bool | None = None  # 建档立卡贫困户
+    government_medical_aid: bool | None = None  # 政府医疗救助
+    other_platform_fundraising: bool | None = None  # 其他平台筹款
+    house: bool | None = None  # 房产
+    car: bool | None = None  # 车辆
+
+
+DISCLOSURE_ITEMS: tuple[str, ...] = tuple(Disclosure.model_fields)
+"""Every disclosure item the schema knows, in schema order."""
+
+
+class Documents(_Model):
+    """Materials submitted for review; ``None`` when the export does not say."""
+
+    medical_proof: bool | None = None  # 医疗证明 (diagnosis, records)
+    medical_plan: bool | None = None  # 预期医疗计划
+    cost_list: bool | None = None  # 医疗花费清单
+    plan_published: bool | None = None  # plan and cost list reviewed and published (审核并公示)
+
+
+class Payout(_Model):
+    """提现: a request to pay out raised funds."""
+
+    amount: Money
+    payee: Payee
+    batched: bool = False
+    requested_at: Instant
+    payee_id_number: IdNumber | None = Field(default=None, exclude=True, repr=False)
+    payee_id_number_hash: HashHex | None = None
+
+
+class Campaign(_Model):
+    """One campaign as a platform holds it.
+
+    >>> c = Campaign.parse({"campaign_id": "c1", "platform": "水滴筹", "created_at": "2025-03-01 09:00",
+    ...                     "target_amount": 200000, "raised_amount": "50000"})
+    >>> c.raised_amount, c.created_at.tzinfo.key
+    (Decimal('50000.00'), 'Asia/Shanghai')
+    """
+
+    campaign_id: Annotated[str, Field(min_length=1)]
+    platform: Annotated[str, Field(min_length=1)]
+    created_at: Instant
+    target_amount: Money
+    raised_amount: Money = Decimal("0.00")
+    initiator: Initiator = Initiator()
+    patient: Patient = Patient()
+    disclosure: Disclosure = Disclosure()
+    documents: Documents = Documents()
+    payout: Payout | None = None
+
+    @classmethod
+    def parse(cls, data: Campaign | dict[str, Any], *, row: int | str | None = None) -> Campaign:
+        """Read a campaign from a plain nested dict (or pass one through), raising :class:`CampaignError`."""
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise CampaignError(
+                [FieldProblem("(campaign)", "type", f"expected a mapping of fields, got {type(data).__name__}")],
+                row=row,
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise CampaignError(field_problems(error), row=row) from None
+
+
+def field_problems(error: ValidationError) -> list[FieldProblem]:
+    """Turn pydantic's error records into problems that never carry the input value."""
+    problems = []
+    for record in error.errors(include_input=False, include_url=False):
+        loc = ".".join(str(part) for part in record["loc"]) or "(campaign)"
+        message = record["msg"].removeprefix("Value error, ")
+        problems.append(FieldProblem(loc, record["type"], message))
+    return problems

@@ -1,0 +1,147 @@
+"""Decisions: immutable, explained results that survive a JSON round trip byte for byte.
+
+A :class:`Decision` says what may happen to a campaign (``outcome``), what the platform must do
+(``obligations``), why (``findings``, each citing the clauses it enforces with their provenance), and
+exactly what made it (ruleset id, revision and digest, library version, digest of the input).
+
+Outcome precedence, strictest first: ``reject`` > ``review`` > ``approve_with_conditions`` > ``approve``.
+A decision takes the strictest outcome among its failed rules' effects; a rule that could not be
+evaluated counts as ``review``; any obligation makes it at least ``approve_with_conditions``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+__all__ = [
+    "OUTCOME_ORDER",
+    "Citation",
+    "Decision",
+    "Finding",
+    "Obligation",
+    "RuleStatus",
+    "RulesetRef",
+    "Source",
+    "Text",
+]
+
+Outcome = Literal["approve", "approve_with_conditions", "review", "reject"]
+RuleStatus = Literal["pass", "fail", "not_applicable", "not_evaluable"]
+Grade = Literal["verbatim", "verbatim-fragment", "reported", "seed"]
+
+OUTCOME_ORDER: dict[str, int] = {"approve": 0, "approve_with_conditions": 1, "review": 2, "reject": 3}
+"""Strictness of each outcome; a decision takes the strictest that applies."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(_Frozen):
+    """A text in Chinese and English."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Source(_Frozen):
+    """Where a clause text was read: outlet, date, address, and how the text was handled."""
+
+    outlet: str
+    date: date | None
+    address: str | None = None
+    note: str | None = None
+
+
+class Citation(_Frozen):
+    """A clause a finding enforces, with the evidence grade of its text."""
+
+    document_id: str
+    document_title: Text
+    clause_id: str
+    article: str | None
+    topic: str
+    text: str
+    gloss: str
+    grade: Grade
+    source: Source
+
+    def presented(self) -> str:
+        """The clause as it may honestly be printed: only verbatim text is "the clause says"."""
+        where = self.document_title.zh + (f" {self.article}" if self.article else "")
+        if self.grade in ("verbatim", "verbatim-fragment"):
+            return f"{where} — the clause says: 「{self.text}」"
+        when = self.source.date.isoformat() if self.source.date else "undated"
+        return f"{where} — reported by {self.source.outlet}, {when}: 「{self.text}」"
+
+
+class Finding(_Frozen):
+    """A rule that failed, or could not be evaluated, for this campaign."""
+
+    rule_id: str
+    status: Literal["fail", "not_evaluable"]
+    severity: str
+    outcome: Outcome
+    title: Text
+    message: Text
+    reason: str | None = None
+    """Why the rule could not be evaluated (``not_evaluable`` only)."""
+    values: dict[str, JsonValue]
+    """The values the rule read, by path; identity numbers are never among them."""
+    citations: tuple[Citation, ...]
+
+
+class Obligation(_Frozen):
+    """Something the platform must do: pay only by certain routes, urge certain disclosures."""
+
+    code: Literal["payout_route", "urge_disclosure"]
+    items: tuple[str, ...]
+    rule_id: str
+    message: Text
+
+
+class RulesetRef(_Frozen):
+    """Exactly which rules made a decision."""
+
+    id: str
+    revision: str
+    digest: str
+    """SHA-256 of the rules, parameters and clauses as loaded, overrides included."""
+    overrides: tuple[str, ...] = ()
+    """Parameters a platform overrode, by name."""
+
+
+class Decision(_Frozen):
+    """The explained result of evaluating one campaign at one stage."""
+
+    campaign_id: str
+    stage: Literal["publish", "payout"]
+    outcome: Outcome
+    event_time: datetime
+    """The time that chose the ruleset: ``created_at`` at publish, ``payout.requested_at`` at payout."""
+    findings: tuple[Finding, ...]
+    obligations: tuple[Obligation, ...]
+    rule_results: dict[str, RuleStatus]
+    """Every rule of the ruleset and what it gave: pass, fail, not_applicable or not_evaluable."""
+    ruleset: RulesetRef
+    library_version: str
+    input_digest: str
+    """SHA-256 of the validated campaign's canonical JSON (identity numbers excluded)."""
+
+    @property
+    def payout_routes(self) -> tuple[str, ...] | None:
+        """The routes a payout may take, or ``None`` when no rule restricts them."""
+        routes: tuple[str, ...] | None = None
+        for obligation in self.obligations:
+            if obligation.code == "payout_route":
+                allowed = obligation.items if routes is None else tuple(r for r in routes if r in obligation.items)
+                routes = allowed
+        return routes
+
+    def __str__(self) -> str:
+        from compliance._report import render_decision
+
+        return render_decision(self)

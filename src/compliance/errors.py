@@ -1,0 +1,95 @@
+"""Every exception `compliance` raises, in one place.
+
+An exception means the rules, the model or the input could not be used at all. A campaign that breaks
+a rule is not an exception: it is a :class:`~compliance.Decision` whose outcome says so.
+
+::
+
+    ComplianceError
+    ├── CampaignError        the input is not a readable campaign (each problem: field, code, reason)
+    ├── RuleFileError        a rule or clause file failed its load-time checks (each problem: file, line,
+    │                        rule id, code, what to fix); every problem in the files is reported at once
+    ├── RulesetNotFound      no ruleset of that id, or none in force on the event's date
+    └── BlacklistError       a blacklist could not be built (bad hash, missing key)
+
+Messages never contain a raw identity number: fields that hold one are reported by name only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BlacklistError",
+    "CampaignError",
+    "ComplianceError",
+    "FieldProblem",
+    "RuleFileError",
+    "RuleProblem",
+    "RulesetNotFound",
+]
+
+
+class ComplianceError(Exception):
+    """Root of every error raised by `compliance`."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One reason an input could not be read: where (``loc``), a stable ``code``, and a message."""
+
+    loc: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.message} [{self.code}]"
+
+
+class CampaignError(ComplianceError, ValueError):
+    """The input could not be read as a campaign.
+
+    ``problems`` lists every field at fault; ``row`` is set when the campaign came from a table.
+    """
+
+    def __init__(self, problems: list[FieldProblem], *, row: int | str | None = None) -> None:
+        self.problems = problems
+        self.row = row
+        where = f"row {row}: " if row is not None else ""
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{where}campaign is not readable ({len(problems)} {noun}):\n{lines}")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """One load-time problem in a rule or clause file."""
+
+    file: str
+    line: int | None
+    rule_id: str | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        who = f" rule {self.rule_id}:" if self.rule_id else ""
+        return f"{where}:{who} {self.message} [{self.code}]"
+
+
+class RuleFileError(ComplianceError):
+    """Rule or clause files failed their load-time checks; ``problems`` holds every one found."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"rule files failed to load ({len(problems)} {noun}):\n{lines}")
+
+
+class RulesetNotFound(ComplianceError, LookupError):
+    """No ruleset has that id, or none is in force on the requested date."""
+
+
+class BlacklistError(ComplianceError, ValueError):
+    """A blacklist could not be built or read."""

@@ -1,0 +1,355 @@
+"""Compile a rule-engine condition once into plain Python closures.
+
+rule-engine interprets its AST on every call (about 6 µs a rule here); a decision evaluates some twenty
+rules, so conditions are compiled once, when a ruleset loads, into closures that do only the work the
+condition needs: parameters are folded to constants, attribute chains become one
+:func:`operator.attrgetter`, comprehensions over a constant list are unrolled.
+
+rule-engine stays the reference semantics. Each closure mirrors the node it replaces: ``==`` between
+values of different types is false, ordered comparison of mismatched types raises, ``and``/``or``
+short-circuit and return booleans, ``??`` takes the right side only for null. Anything raised while
+evaluating means the rule is *not evaluable* for that campaign, as it would be under rule-engine. A
+node this compiler does not know raises :class:`Unsupported`; the rule is then evaluated by
+rule-engine itself (``CompiledCondition.compiled`` is false), never silently approximated. The
+property test ``tests/test_compile_agrees.py`` checks both paths agree on generated campaigns.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import rule_engine
+from rule_engine import ast
+from rule_engine.types import DataType
+
+from compliance.rules._schema import EXTRA_SYMBOLS, Facts
+
+Getter = Callable[[Facts], Any]
+
+ALLOWED_BUILTINS = frozenset({"any", "all"})
+"""Builtins a condition may call. ``$now``, ``$today`` and ``$random`` would make decisions depend on
+when they are made, so they are refused at load time."""
+
+
+class Unsupported(Exception):
+    """A node the compiler does not translate; the rule falls back to rule-engine."""
+
+
+class EvaluationFailed(Exception):
+    """Raised by compiled code where rule-engine would raise an evaluation error."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """A compiled node: a constant, or a getter over the facts (``path`` set when it is an attribute path)."""
+
+    const: Any = None
+    fn: Getter | None = None
+    path: str | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return self.fn is None
+
+    def getter(self) -> Getter:
+        if self.fn is not None:
+            return self.fn
+        value = self.const
+        return lambda _facts: value
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCondition:
+    """A condition ready to run: ``evaluate(facts)`` gives its value, ``reads`` the paths it reads."""
+
+    evaluate: Getter
+    reads: tuple[str, ...]
+    compiled: bool
+
+
+def compile_condition(rule: rule_engine.Rule, params: Any) -> CompiledCondition:
+    """Compile ``rule``'s condition; fall back to rule-engine's evaluator for unsupported nodes."""
+    reads: list[str] = []
+    compiler = _Compiler(params, reads)
+    expression = rule.statement.expression
+    try:
+        node = compiler.compile(expression, {})
+    except Unsupported:
+        reads.clear()
+        _Compiler(params, reads, collect_only=True).collect(expression)
+        return CompiledCondition(_reference(rule), tuple(dict.fromkeys(reads)), compiled=False)
+    return CompiledCondition(node.getter(), tuple(dict.fromkeys(reads)), compiled=True)
+
+
+def _reference(rule: rule_engine.Rule) -> Getter:
+    return rule.evaluate
+
+
+def builtins_used(expression: Any) -> set[str]:
+    """Names of the ``$`` builtins a condition uses (checked at load time)."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.SymbolExpression) and node.scope is not None:
+            found.add(node.name)
+        for child in _children(node):
+            visit(child)
+
+    visit(expression)
+    return found
+
+
+def _children(node: Any) -> list[Any]:
+    names = ("left", "right", "object", "container", "item", "member", "condition", "case_true", "case_false",
+             "function", "result", "iterable", "expression")
+    kids = [getattr(node, name, None) for name in names]
+    kids += list(getattr(node, "arguments", ()) or ())
+    value = getattr(node, "value", None)
+    if isinstance(node, ast.LiteralExpressionBase) and isinstance(value, (list, tuple)):
+        kids += [v for v in value if isinstance(v, ast.ExpressionBase)]
+    return [k for k in kids if isinstance(k, ast.ExpressionBase)]
+
+
+class _Compiler:
+    def __init__(self, params: Any, reads: list[str], *, collect_only: bool = False) -> None:
+        self.params = params
+        self.reads = reads
+        self.collect_only = collect_only
+
+    # -- reads, for findings ---------------------------------------------------------------------
+
+    def collect(self, node: Any) -> None:
+        """Record the paths a node reads, without compiling (for rules run by rule-engine)."""
+        path = self._path_of(node)
+        if path is not None:
+            self.reads.append(path)
+            return
+        for child in _children(node):
+            self.collect(child)
+
+    def _path_of(self, node: Any) -> str | None:
+        if isinstance(node, ast.SymbolExpression) and node.scope is None:
+            return node.name
+        if isinstance(node, ast.GetAttributeExpression):
+            parent = self._path_of(node.object)
+            return None if parent is None else f"{parent}.{node.name}"
+        return None
+
+    # -- compiling -------------------------------------------------------------------------------
+
+    def compile(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            if isinstance(node, ast.LiteralExpressionBase) and node.is_reduced:
+                return _Node(const=node.evaluate(None))
+            raise Unsupported(type(node).__name__)
+        result: _Node = method(node, env)
+        return result
+
+    def _ArrayExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        members = [self.compile(m, env) for m in node.value]
+        if all(m.is_const for m in members):
+            return _Node(const=tuple(m.const for m in members))
+        getters = [m.getter() for m in members]
+        return _Node(fn=lambda f: tuple(g(f) for g in getters))
+
+    def _SymbolExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        name = node.name
+        if node.scope is not None:
+            if name not in ALLOWED_BUILTINS:
+                raise Unsupported(f"${name}")
+            return _Node(const={"any": any, "all": all}[name])
+        if name in env:
+            return _Node(const=env[name])
+        if name == "params":
+            return _Node(const=self.params, path="params")
+        path = name if name in EXTRA_SYMBOLS else f"campaign.{name}"
+        self.reads.append(name)
+        return _Node(fn=operator.attrgetter(path), path=path)
+
+    def _GetAttributeExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        obj = self.compile(node.object, env)
+        name = node.name
+        if obj.is_const:
+            if obj.path == "params":
+                self.reads.append(f"params.{name}")
+            return _Node(const=getattr(obj.const, name))
+        if obj.path is not None and self.reads and self.reads[-1] == _public(obj.path):
+            self.reads[-1] = _public(f"{obj.path}.{name}")
+        if obj.path is not None and not node.safe:
+            path = f"{obj.path}.{name}"
+            return _Node(fn=operator.attrgetter(path), path=path)
+        get_obj = obj.getter()
+        if node.safe:
+            def safe_attribute(f: Facts) -> Any:
+                value = get_obj(f)
+                return None if value is None else getattr(value, name)
+            return _Node(fn=safe_attribute)
+        return _Node(fn=lambda f: getattr(get_obj(f), name))
+
+    def _GetItemExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        container = self.compile(node.container, env)
+        item = self.compile(node.item, env)
+        safe = node.safe
+        if container.is_const and item.is_const:
+            return _Node(const=_get_item(container.const, item.const, safe))
+        get_container, get_item = container.getter(), item.getter()
+        return _Node(fn=lambda f: _get_item(get_container(f), get_item(f), safe))
+
+    def _ComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        op = {"eq": _equal, "ne": _not_equal}.get(node.type)
+        if op is None:
+            raise Unsupported(node.type)
+        return self._binary(node, env, op)
+
+    def _ArithmeticComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        op = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}[node.type]
+        return self._binary(node, env, lambda a, b: _ordered(op, a, b))
+
+    def _binary(self, node: Any, env: Mapping[str, Any], op: Callable[[Any, Any], Any]) -> _Node:
+        left, right = self.compile(node.left, env), self.compile(node.right, env)
+        if left.is_const and right.is_const:
+            return _Node(const=op(left.const, right.const))
+        if right.is_const:
+            get_left, constant = left.getter(), right.const
+            return _Node(fn=lambda f: op(get_left(f), constant))
+        get_left, get_right = left.getter(), right.getter()
+        return _Node(fn=lambda f: op(get_left(f), get_right(f)))
+
+    def _LogicExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        left, right = self.compile(node.left, env), self.compile(node.right, env)
+        get_left, get_right = left.getter(), right.getter()
+        if node.type == "and":
+            return _Node(fn=lambda f: bool(get_left(f) and get_right(f)))
+        if node.type == "or":
+            return _Node(fn=lambda f: bool(get_left(f) or get_right(f)))
+        raise Unsupported(node.type)
+
+    def _UnaryExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        if node.type != "not":
+            raise Unsupported(node.type)
+        operand = self.compile(node.right, env)
+        if operand.is_const:
+            return _Node(const=not operand.const)
+        get = operand.getter()
+        return _Node(fn=lambda f: not get(f))
+
+    def _CoalesceExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        get_left = self.compile(node.left, env).getter()
+        get_right = self.compile(node.right, env).getter()
+
+        def coalesce(f: Facts) -> Any:
+            value = get_left(f)
+            return get_right(f) if value is None else value
+
+        return _Node(fn=coalesce)
+
+    def _ContainsExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        container = self.compile(node.container, env)
+        member = self.compile(node.member, env)
+        if container.is_const and member.is_const:
+            return _Node(const=_contains(container.const, member.const))
+        get_container, get_member = container.getter(), member.getter()
+        return _Node(fn=lambda f: _contains(get_container(f), get_member(f)))
+
+    def _TernaryExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        condition = self.compile(node.condition, env).getter()
+        if_true = self.compile(node.case_true, env).getter()
+        if_false = self.compile(node.case_false, env).getter()
+        return _Node(fn=lambda f: if_true(f) if condition(f) else if_false(f))
+
+    def _FunctionCallExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        function = self.compile(node.function, env)
+        if not function.is_const or function.const not in (any, all) or len(node.arguments) != 1:
+            raise Unsupported("function call")
+        call = function.const
+        argument = self.compile(node.arguments[0], env)
+        if argument.is_const:
+            return _Node(const=call(_iterable(argument.const)))
+        get = argument.getter()
+        return _Node(fn=lambda f: call(_iterable(get(f))))
+
+    def _ComprehensionExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        iterable = self.compile(node.iterable, env)
+        if not iterable.is_const:
+            raise Unsupported("comprehension over a value that is not a constant")
+        branches = []
+        for value in _iterable(iterable.const):
+            scope = {**env, node.variable: value}
+            condition = None if node.condition is None else self.compile(node.condition, scope)
+            branches.append((condition, self.compile(node.result, scope)))
+        if all((c is None or c.is_const) and r.is_const for c, r in branches):
+            return _Node(const=tuple(r.const for c, r in branches if c is None or c.const))
+        compiled = [(None if c is None else c.getter(), r.getter()) for c, r in branches]
+        return _Node(fn=lambda f: tuple(r(f) for c, r in compiled if c is None or c(f)))
+
+
+def _public(path: str) -> str:
+    """The name a path has in a rule (``campaign.payout.amount`` → ``payout.amount``)."""
+    return path.removeprefix("campaign.")
+
+
+def _equal(left: Any, right: Any) -> bool:
+    return type(left) is type(right) and left == right
+
+
+def _not_equal(left: Any, right: Any) -> bool:
+    return type(left) is not type(right) or left != right
+
+
+def _ordered(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
+    if left is None and right is None:
+        return op in (operator.ge, operator.le)
+    if isinstance(left, tuple) and isinstance(right, tuple):
+        for a, b in zip(left, right, strict=False):
+            if _ordered(operator.ne, a, b):
+                return _ordered(op, a, b)
+        if len(left) != len(right):
+            return op(len(left), len(right))
+        return op in (operator.ge, operator.le)
+    if type(left) is not type(right):
+        raise EvaluationFailed("data type mismatch")
+    return op(left, right)
+
+
+def _contains(container: Any, member: Any) -> bool:
+    if isinstance(container, (str, bytes)) and type(member) is not type(container):
+        raise EvaluationFailed("data type mismatch")
+    return bool(member in container)
+
+
+def _get_item(container: Any, item: Any, safe: bool) -> Any:
+    if container is None:
+        if safe:
+            return None
+        raise EvaluationFailed("container is null")
+    if isinstance(container, (bytes, str, tuple)):
+        if isinstance(item, bool) or not isinstance(item, (int,)) and not _is_integral(item):
+            raise EvaluationFailed("data type mismatch (not an integer number)")
+        item = int(item)
+    try:
+        return container[item]
+    except (IndexError, KeyError):
+        if safe:
+            return None
+        raise EvaluationFailed("lookup failed") from None
+
+
+def _is_integral(value: Any) -> bool:
+    try:
+        return bool(value == int(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _iterable(value: Any) -> Any:
+    if not DataType.from_value(value).is_iterable:
+        raise EvaluationFailed("data type mismatch (requires an iterable)")
+    return value
+
+
+__all__ = ["ALLOWED_BUILTINS", "CompiledCondition", "EvaluationFailed", "Unsupported", "builtins_used",
+           "compile_condition"]
