@@ -67,7 +67,7 @@ def evaluate(
     obligations: list[Obligation] = []
     worst = 0
     for rule in chosen.rules_for(stage):
-        status, reason = rule.status(facts)
+        status = rule.status(facts)
         results[rule.id] = status
         if status == "pass":
             obligations.extend(rule.obligations_when_applicable)
@@ -77,11 +77,11 @@ def evaluate(
             findings.append(_finding(rule, facts, "fail", None))
             worst = max(worst, OUTCOME_ORDER[rule.outcome])
         elif status == "not_evaluable":
-            findings.append(_finding(rule, facts, "not_evaluable", reason))
+            findings.append(_finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts)))
             worst = max(worst, _REVIEW)
     if obligations:
         worst = max(worst, _CONDITIONS)
-    return Decision.model_construct(
+    return Decision._trusted(
         campaign_id=parsed.campaign_id,
         stage=stage,
         outcome=_OUTCOMES[worst],
@@ -119,7 +119,7 @@ def _finding(rule: Rule, facts: Facts, status: Literal["fail", "not_evaluable"],
     message = rule.render_message(values) if status == "fail" else Text(
         zh=f"无法判断“{rule.title.zh}”，须人工复核。", en=f"Could not check “{rule.title.en}”; a person must review it."
     )
-    return Finding.model_construct(
+    return Finding._trusted(
         rule_id=rule.id,
         status=status,
         severity=rule.severity,

@@ -50,6 +50,7 @@ class Blacklist:
 
     def __init__(self, hashes: Iterable[str], *, key: bytes | str) -> None:
         self._key = _key_bytes(key)
+        self._mac = hmac.new(self._key, digestmod=hashlib.sha256)  # keyed state, copied per number
         cleaned = set()
         for index, value in enumerate(hashes):
             text = value.strip().lower() if isinstance(value, str) else ""
@@ -97,7 +98,9 @@ class Blacklist:
     def contains(self, *, id_number: str | None = None, id_number_hash: str | None = None) -> bool | None:
         """Whether a person is listed; ``None`` when neither a number nor a hash is known."""
         if id_number is not None:
-            return hmac.new(self._key, id_number.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest() in self._hashes
+            mac = self._mac.copy()
+            mac.update(id_number.strip().upper().encode("utf-8"))
+            return mac.hexdigest() in self._hashes
         if id_number_hash is not None:
             return id_number_hash in self._hashes
         return None

@@ -13,9 +13,8 @@ they are held as secrets, never appear in ``repr``, dumps, digests or error mess
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -25,8 +24,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     SecretStr,
+    TypeAdapter,
     ValidationError,
 )
 
@@ -55,29 +54,16 @@ Payee = Literal["patient", "close_relative", "hospital_account", "other"]
 """Who receives a payout: the patient, a close relative (近亲属), the hospital's account (就诊帐户) or other."""
 
 
-def _to_money(value: Any) -> Decimal:
-    """Read an amount in yuan exactly; reject what is not a finite, non-negative amount in fen."""
-    if isinstance(value, bool):
-        raise ValueError("an amount must be a number of yuan, not true/false")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("an amount must be finite (NaN and infinity are not amounts)")
-        value = repr(value)  # the shortest text that round-trips: 49999.99 stays 49999.99
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError("an amount must be a number of yuan, such as 50000 or 49999.99") from None
-    if not amount.is_finite():
-        raise ValueError("an amount must be finite (NaN and infinity are not amounts)")
-    if amount < 0:
-        raise ValueError("an amount cannot be negative")
-    if amount != amount.quantize(_FEN):
-        raise ValueError("an amount in yuan has at most two decimal places (fen)")
+def _to_fen(amount: Decimal) -> Decimal:
     return amount.quantize(_FEN)
 
 
-Money = Annotated[Decimal, BeforeValidator(_to_money), PlainSerializer(str, when_used="json")]
-"""CNY yuan, exact to the fen."""
+Money = Annotated[Decimal, Field(ge=0, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_fen)]
+"""CNY yuan, exact to the fen: finite, non-negative, at most two decimal places; floats are read by their
+shortest text (49999.99 stays 49999.99), so no rounding happens at a threshold."""
+
+MONEY = TypeAdapter(Money)
+"""Validates one amount the way campaign fields are validated (used for money parameters)."""
 
 
 def _to_shanghai(value: datetime) -> datetime:
@@ -86,13 +72,7 @@ def _to_shanghai(value: datetime) -> datetime:
     return value.astimezone(SHANGHAI)
 
 
-def _date_as_midnight(value: Any) -> Any:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime.combine(value, time())
-    return value
-
-
-Instant = Annotated[datetime, BeforeValidator(_date_as_midnight), AfterValidator(_to_shanghai)]
+Instant = Annotated[datetime, AfterValidator(_to_shanghai)]
 """A point in time; a naive value or a bare date means Asia/Shanghai."""
 
 

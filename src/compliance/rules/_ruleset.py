@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import rule_engine
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from compliance._vocabulary import OBLIGATION_ITEMS, obligation_message
-from compliance.campaign import DISCLOSURE_ITEMS, SHANGHAI, _to_money
+from compliance.campaign import DISCLOSURE_ITEMS, MONEY, SHANGHAI
 from compliance.decision import Citation, Obligation, RulesetRef, Text
 from compliance.errors import RuleFileError, RuleProblem, RulesetNotFound
 from compliance.rules._compile import ALLOWED_BUILTINS, CompiledCondition, builtins_used, compile_condition
@@ -69,7 +69,10 @@ class Parameter:
 def parameter_value(kind: str, raw: Any) -> Any:
     """Convert a parameter's written value to its typed value, or raise ``ValueError`` saying why."""
     if kind == "money":
-        return _to_money(raw)
+        try:
+            return MONEY.validate_python(raw)
+        except ValidationError as error:
+            raise ValueError(error.errors(include_input=False)[0]["msg"]) from None
     if kind == "number":
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
             raise ValueError("expected a number")
@@ -151,21 +154,37 @@ class Rule:
         """Whether both conditions run as compiled closures (else rule-engine evaluates them)."""
         return self.fails.compiled and (self.applies is None or self.applies.compiled)
 
-    def status(self, facts: Facts) -> tuple[str, str | None]:
-        """``(status, reason)`` for these facts, by the compiled conditions.
+    def status(self, facts: Facts) -> str:
+        """pass, fail, not_applicable or not_evaluable for these facts, by the compiled conditions.
 
         Order: ``applies_when`` (false: not_applicable), then ``requires`` (a missing value:
         not_evaluable), then ``fails_when`` (true: fail, false: pass). Any error: not_evaluable.
         """
         try:
             if self.applies is not None and not self.applies.evaluate(facts):
-                return "not_applicable", None
-            for path, getter in zip(self.requires, self.required, strict=True):
+                return "not_applicable"
+            for getter in self.required:
                 if _missing(getter, facts):
-                    return "not_evaluable", f"{path} is missing"
-            return ("fail" if self.fails.evaluate(facts) else "pass"), None
-        except Exception as error:  # any failure to evaluate means the rule cannot vouch: fail closed
-            return "not_evaluable", f"the condition could not be evaluated ({type(error).__name__})"
+                    return "not_evaluable"
+            return "fail" if self.fails.evaluate(facts) else "pass"
+        except Exception:  # any failure to evaluate means the rule cannot vouch: fail closed
+            return "not_evaluable"
+
+    def unevaluable_reason(self, facts: Facts) -> str:
+        """Why :meth:`status` gave not_evaluable: the first missing value, or the error raised."""
+        try:
+            if self.applies is not None:
+                self.applies.evaluate(facts)
+        except Exception as error:
+            return f"applies_when could not be evaluated ({type(error).__name__}: {error})"
+        for path, getter in zip(self.requires, self.required, strict=True):
+            if _missing(getter, facts):
+                return f"{path} is missing"
+        try:
+            self.fails.evaluate(facts)
+        except Exception as error:
+            return f"fails_when could not be evaluated ({type(error).__name__}: {error})"
+        return "the rule could not be evaluated"
 
     def reference_status(self, facts: Facts) -> str:
         """The status by rule-engine's own evaluator: the reference semantics for the compiled path."""
@@ -507,6 +526,8 @@ class Catalog:
         for ruleset in sorted(built.values(), key=lambda r: r.effective_from):
             self._families.setdefault(ruleset.families[0], []).append(ruleset)
         self._combined: dict[tuple[str, ...], Ruleset] = {}
+        self._by_day: dict[date, Ruleset] = {}
+        self._starts = {family: [v.effective_from for v in versions] for family, versions in self._families.items()}
 
     @classmethod
     def default(cls) -> Catalog:
@@ -547,16 +568,22 @@ class Catalog:
         """The rulesets in force on ``when`` (a naive time means Asia/Shanghai), combined."""
         day = when.astimezone(SHANGHAI).date() if isinstance(when, datetime) and when.tzinfo else (
             when.date() if isinstance(when, datetime) else when)
+        cached = self._by_day.get(day)
+        if cached is not None:
+            return cached
         members = []
-        for versions in self._families.values():
-            index = bisect.bisect_right([v.effective_from for v in versions], day)
+        for family, versions in self._families.items():
+            index = bisect.bisect_right(self._starts[family], day)
             if index:
                 members.append(versions[index - 1])
         if not members:
             first = min(r.effective_from for r in self.rulesets.values())
             raise RulesetNotFound(f"no ruleset is in force on {day.isoformat()}; the earliest takes effect "
                                   f"{first.isoformat()}")
-        return self._combine(tuple(sorted(members, key=lambda r: (r.effective_from, r.id))))
+        chosen = self._combine(tuple(sorted(members, key=lambda r: (r.effective_from, r.id))))
+        if len(self._by_day) < 100_000:
+            self._by_day[day] = chosen
+        return chosen
 
     def _combine(self, members: tuple[Ruleset, ...]) -> Ruleset:
         key = tuple(m.id for m in members)
