@@ -1,0 +1,207 @@
+"""The command line, thin over the library.
+
+    compliance evaluate CAMPAIGN.json [--stage publish|payout] [--json] [--blacklist FILE ...]
+    compliance rules [--ruleset ID] [--stage STAGE] [--json]
+    compliance coverage [-o FILE]
+
+Exit codes (from sysexits, so a scheduler can act on them): 0 a decision or listing was produced,
+whatever the outcome; 2 the command line is wrong; 65 the campaign is not readable; 66 an input file
+is missing; 78 the rules, parameters or blacklist could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compliance._evaluate import evaluate
+from compliance._version import __version__
+from compliance.blacklist import Blacklist
+from compliance.errors import BlacklistError, CampaignError, FieldProblem, RuleFileError, RulesetNotFound
+from compliance.rules._coverage import coverage_markdown
+from compliance.rules._ruleset import Catalog, Ruleset
+
+EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_CONFIG = 0, 2, 65, 66, 78
+KEY_ENV = "COMPLIANCE_BLACKLIST_KEY"
+
+
+class _Exit(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except _Exit as stop:
+        print(f"compliance: {stop}", file=sys.stderr)
+        return stop.code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="compliance", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"compliance {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    ev = commands.add_parser("evaluate", help="check one campaign (a JSON file, or - for standard input)")
+    ev.add_argument("campaign", help="campaign JSON file, or - to read standard input")
+    ev.add_argument("--stage", choices=("publish", "payout"), default="publish")
+    ev.add_argument("--json", action="store_true", help="print the decision as JSON instead of text")
+    _ruleset_options(ev)
+    ev.add_argument("--blacklist", type=Path, help="blacklist file (keyed hashes) written by Blacklist.save")
+    ev.add_argument("--blacklist-key-file", type=Path, help=f"file holding the blacklist key (else ${KEY_ENV})")
+    ev.set_defaults(run=_evaluate)
+
+    rules = commands.add_parser("rules", help="list rules with the clauses they cite")
+    rules.add_argument("--stage", choices=("publish", "payout"))
+    rules.add_argument("--json", action="store_true")
+    _ruleset_options(rules)
+    rules.set_defaults(run=_rules)
+
+    cov = commands.add_parser("coverage", help="write the clause coverage table (Markdown)")
+    cov.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
+    cov.set_defaults(run=_coverage)
+    return parser
+
+
+def _ruleset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ruleset", help="ruleset id (e.g. convention-2.0); default: chosen by the event's date")
+    parser.add_argument("--rules", type=Path, action="append", default=[],
+                        help="add a platform ruleset (folder or single file); repeatable")
+    parser.add_argument("--clauses", type=Path, action="append", default=[],
+                        help="add a clause file cited by --rules; repeatable")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter, e.g. max_target_amount=400000; repeatable")
+
+
+def _catalog(args: argparse.Namespace) -> Catalog:
+    try:
+        catalog = Catalog.default()
+        if args.rules or args.clauses:
+            catalog = catalog.with_rules(*_existing(args.rules), clauses=_existing(args.clauses))
+        if args.param:
+            catalog = catalog.with_parameters(dict(_param(p) for p in args.param))
+    except RuleFileError as error:
+        raise _Exit(EX_CONFIG, str(error)) from None
+    return catalog
+
+
+def _param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise _Exit(EX_USAGE, f"--param takes NAME=VALUE, got {text!r}")
+    return name.strip(), yaml.safe_load(value)
+
+
+def _existing(paths: list[Path]) -> list[Path]:
+    for path in paths:
+        if not path.exists():
+            raise _Exit(EX_NOINPUT, f"{path}: no such file or folder")
+    return paths
+
+
+def _chosen(catalog: Catalog, ruleset_id: str | None) -> Catalog | Ruleset:
+    if ruleset_id is None:
+        return catalog
+    try:
+        return catalog.get(ruleset_id)
+    except RulesetNotFound as error:
+        raise _Exit(EX_CONFIG, str(error)) from None
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    data = _read_campaign(args.campaign)
+    ruleset = _chosen(_catalog(args), args.ruleset)
+    blacklist = _blacklist(args) if args.blacklist else None
+    try:
+        decision = evaluate(data, stage=args.stage, ruleset=ruleset, blacklist=blacklist)
+    except CampaignError as error:
+        raise _Exit(EX_DATAERR, f"{args.campaign}: {error}") from None
+    except RulesetNotFound as error:
+        raise _Exit(EX_CONFIG, str(error)) from None
+    print(decision.model_dump_json(indent=2) if args.json else str(decision))
+    return EX_OK
+
+
+def _read_campaign(name: str) -> Any:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise _Exit(EX_NOINPUT, f"{name}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise _Exit(EX_DATAERR, f"{name}: cannot read the file ({type(error).__name__})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        problem = FieldProblem("(file)", "json", f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")
+        raise _Exit(EX_DATAERR, f"{name}: {CampaignError([problem])}") from None
+
+
+def _blacklist(args: argparse.Namespace) -> Blacklist:
+    if args.blacklist_key_file is not None:
+        key = _existing([args.blacklist_key_file])[0].read_text(encoding="utf-8").strip()
+    else:
+        key = os.environ.get(KEY_ENV, "")
+        if not key:
+            raise _Exit(EX_CONFIG, f"--blacklist needs the platform key: --blacklist-key-file or ${KEY_ENV}")
+    _existing([args.blacklist])
+    try:
+        return Blacklist.load(args.blacklist, key=key)
+    except BlacklistError as error:
+        raise _Exit(EX_CONFIG, str(error)) from None
+
+
+def _rules(args: argparse.Namespace) -> int:
+    catalog = _catalog(args)
+    rulesets = [_chosen(catalog, args.ruleset)] if args.ruleset else list(catalog)
+    listing = []
+    for ruleset in rulesets:
+        assert isinstance(ruleset, Ruleset)
+        rules = ruleset.rules if args.stage is None else ruleset.rules_for(args.stage)
+        listing.append({
+            "ruleset": ruleset.id, "revision": ruleset.revision, "effective_from": ruleset.effective_from.isoformat(),
+            "parameters": {n: _plain(p.value) for n, p in ruleset.parameters.items()},
+            "rules": [{"id": r.id, "title": r.title.en, "title_zh": r.title.zh, "stages": sorted(r.stages),
+                       "outcome_on_fail": r.outcome, "severity": r.severity,
+                       "cites": [{"clause": c.clause_id, "grade": c.grade} for c in r.citations]} for r in rules],
+        })
+    if args.json:
+        print(json.dumps(listing, ensure_ascii=False, indent=2))
+        return EX_OK
+    for entry in listing:
+        print(f"{entry['ruleset']} (revision {entry['revision']}, in force from {entry['effective_from']})")
+        for name, value in entry["parameters"].items():
+            print(f"  param {name} = {value}")
+        for rule in entry["rules"]:
+            cites = ", ".join(f"{c['clause']} [{c['grade']}]" for c in rule["cites"])
+            print(f"  {rule['id']:<44} {'/'.join(rule['stages']):<15} {rule['outcome_on_fail']:<24} {rule['title']}")
+            print(f"  {'':<44} cites {cites}")
+        print()
+    return EX_OK
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value if isinstance(value, (bool, str)) else str(value)
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    text = coverage_markdown()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return EX_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
