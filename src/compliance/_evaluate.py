@@ -116,7 +116,7 @@ def _finding(rule: Rule, facts: Facts, status: Literal["fail", "not_evaluable"],
         reason = _WHY_MISSING.get(path, f"{path} is not known for this campaign")
     # A rule that could not be evaluated must not be described by its failure message: "matches a
     # blacklist entry" would say of someone what was never found.
-    message = rule.render_message(values) if status == "fail" else Text(
+    message = rule.render_message(values) if status == "fail" else Text._trusted(
         zh=f"无法判断“{rule.title.zh}”，须人工复核。", en=f"Could not check “{rule.title.en}”; a person must review it."
     )
     return Finding._trusted(

@@ -345,7 +345,12 @@ def _is_integral(value: Any) -> bool:
         return False
 
 
+_ITERABLE_TYPES = (tuple, list, set, frozenset, dict, str, bytes)
+
+
 def _iterable(value: Any) -> Any:
+    if isinstance(value, _ITERABLE_TYPES):  # the common case, without rule-engine's type inference
+        return value
     if not DataType.from_value(value).is_iterable:
         raise EvaluationFailed("data type mismatch (requires an iterable)")
     return value

@@ -213,7 +213,7 @@ class Rule:
         def fill(template: str) -> str:
             return _PLACEHOLDER.sub(lambda m: _display(values.get(m.group(1))), template)
 
-        return Text(zh=fill(self.message.zh), en=fill(self.message.en))
+        return Text._trusted(zh=fill(self.message.zh), en=fill(self.message.en))
 
 
 def _missing(getter: Getter, facts: Facts) -> bool:
