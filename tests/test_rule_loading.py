@@ -21,23 +21,6 @@ from compliance.rules import Catalog, Corpus, _ruleset, load_corpus, load_rulese
 SHANGHAI_2022 = datetime(2022, 3, 1, 9, 0)
 
 
-@pytest.fixture(scope="module")
-def shipped_corpus() -> Corpus:
-    return load_corpus()
-
-
-@pytest.fixture(autouse=True)
-def _read_the_shipped_corpus_once(monkeypatch: pytest.MonkeyPatch, shipped_corpus: Corpus) -> None:
-    """``load_ruleset`` re-reads the shipped clause files on every call (~0.1 s); reuse one reading.
-
-    Only the default corpus is reused; platform clause files passed as ``clauses=`` are still read.
-    """
-    real = _ruleset.load_corpus
-    monkeypatch.setattr(
-        _ruleset, "load_corpus", lambda paths=None: shipped_corpus if paths is None else real(paths)
-    )
-
-
 PARAMETERS = """\
 parameters:
   acme_cap:

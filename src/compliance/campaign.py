@@ -14,6 +14,7 @@ they are held as secrets, never appear in ``repr``, dumps, digests or error mess
 from __future__ import annotations
 
 from datetime import datetime
+import decimal
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -46,6 +47,8 @@ __all__ = [
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _FEN = Decimal("0.01")
+DECIMAL_CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+"""One fixed decimal context for money and rule evaluation, whatever the calling thread's context is."""
 
 Relation = Literal["self", "spouse", "parent", "child", "sibling", "other_relative", "other"]
 """Who the initiator is to the patient (发起人与患者关系)."""
@@ -55,10 +58,12 @@ Payee = Literal["patient", "close_relative", "hospital_account", "other"]
 
 
 def _to_fen(amount: Decimal) -> Decimal:
-    return amount.quantize(_FEN)
+    return amount.quantize(_FEN, context=DECIMAL_CONTEXT)
 
 
-Money = Annotated[Decimal, Field(ge=0, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_fen)]
+Money = Annotated[
+    Decimal, Field(ge=0, decimal_places=2, max_digits=17, allow_inf_nan=False), AfterValidator(_to_fen)
+]
 """CNY yuan, exact to the fen: finite, non-negative, at most two decimal places; floats are read by their
 shortest text (49999.99 stays 49999.99), so no rounding happens at a threshold."""
 

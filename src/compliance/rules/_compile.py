@@ -121,14 +121,24 @@ class _Compiler:
 
     # -- reads, for findings ---------------------------------------------------------------------
 
-    def collect(self, node: Any) -> None:
-        """Record the paths a node reads, without compiling (for rules run by rule-engine)."""
+    def collect(self, node: Any, bound: frozenset[str] = frozenset()) -> None:
+        """Record the paths a node reads, without compiling (for rules run by rule-engine).
+
+        ``bound`` holds comprehension variables in scope: they are not values of the campaign.
+        """
+        if isinstance(node, ast.ComprehensionExpression):
+            self.collect(node.iterable, bound)
+            for part in (node.condition, node.result):
+                if part is not None:
+                    self.collect(part, bound | {node.variable})
+            return
         path = self._path_of(node)
         if path is not None:
-            self.reads.append(path)
+            if path.split(".")[0] not in bound:
+                self.reads.append(path)
             return
         for child in _children(node):
-            self.collect(child)
+            self.collect(child, bound)
 
     def _path_of(self, node: Any) -> str | None:
         if isinstance(node, ast.SymbolExpression) and node.scope is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -31,22 +32,51 @@ class Corpus(Mapping[str, Citation]):
     def __len__(self) -> int:
         return len(self._clauses)
 
-    def merged(self, other: Corpus) -> Corpus:
-        """This corpus plus ``other``'s clauses; a clause id in both is an error."""
-        clashes = sorted(set(self._clauses) & set(other._clauses))
-        if clashes:
-            raise RuleFileError(
-                [RuleProblem(other.files.get(c.split("/")[0], "?"), None, None, "duplicate_id",
-                             f"clause {c} is already in the corpus") for c in clashes]
-            )
-        return Corpus({**self._clauses, **other._clauses}, {**self.documents, **other.documents},
-                      {**self.files, **other.files})
+    def merged(self, other: Corpus, problems: list[RuleProblem]) -> Corpus:
+        """This corpus plus ``other``'s documents; a document or clause id in both becomes a problem and
+        that document of ``other`` is left out (its other documents still merge, so rules citing them
+        are not also reported)."""
+        clashing = set()
+        for document in sorted(set(self.documents) & set(other.documents)):
+            clashing.add(document)
+            clauses = sorted(c for c in set(self._clauses) & set(other._clauses) if c.startswith(document + "/"))
+            also = f"; clause ids already used: {', '.join(clauses)}" if clauses else ""
+            problems.append(RuleProblem(other.files[document], None, None, "duplicate_id",
+                                        f"document {document} is already in the corpus ({self.files[document]}); "
+                                        f"give it its own id{also}"))
+        for clause in sorted(set(self._clauses) & set(other._clauses)):
+            document = clause.split("/")[0]
+            if document not in clashing:
+                clashing.add(document)
+                problems.append(RuleProblem(other.files.get(document, "?"), None, None, "duplicate_id",
+                                            f"clause {clause} is already in the corpus"))
+        kept = {c: v for c, v in other._clauses.items() if c.split("/")[0] not in clashing}
+        documents = {d: t for d, t in other.documents.items() if d not in clashing}
+        files = {d: f for d, f in other.files.items() if d not in clashing}
+        return Corpus({**self._clauses, **kept}, {**self.documents, **documents}, {**self.files, **files})
 
 
-def load_corpus(paths: Iterable[Path] | None = None) -> Corpus:
-    """Read clause files (default: the shipped corpus); every problem is reported at once."""
-    files = list(yaml_files(CLAUSES_DIR)) if paths is None else [Path(p) for p in paths]
-    problems: list[RuleProblem] = []
+def load_corpus(paths: Iterable[Path] | None = None, problems: list[RuleProblem] | None = None) -> Corpus:
+    """Read clause files (default: the shipped corpus).
+
+    Every problem is reported at once: raised as :class:`RuleFileError`, or, when a ``problems`` list
+    is given, appended to it and the readable clauses returned, so the caller can report them together
+    with its own.
+    """
+    if paths is None:
+        return _shipped_corpus()
+    return _read_corpus([Path(p) for p in paths], problems)
+
+
+@functools.cache
+def _shipped_corpus() -> Corpus:
+    """The shipped clause files, read once per process (a Corpus is immutable)."""
+    return _read_corpus(list(yaml_files(CLAUSES_DIR)), None)
+
+
+def _read_corpus(files: list[Path], problems: list[RuleProblem] | None) -> Corpus:
+    collect = problems is not None
+    problems = problems if problems is not None else []
     clauses: dict[str, Citation] = {}
     documents: dict[str, Text] = {}
     sources: dict[str, str] = {}
@@ -74,6 +104,6 @@ def load_corpus(paths: Iterable[Path] | None = None) -> Corpus:
                     article=clause.article, topic=clause.topic, text=clause.text, gloss=clause.gloss,
                     grade=clause.grade, source=clause.source,
                 )
-    if problems:
+    if problems and not collect:
         raise RuleFileError(problems)
     return Corpus(clauses, documents, sources)

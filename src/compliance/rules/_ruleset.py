@@ -102,6 +102,11 @@ def parameter_value(kind: str, raw: Any) -> Any:
     return tuple(raw)
 
 
+_STAND_IN: dict[str, Any] = {"money": Decimal(0), "number": Decimal(0), "boolean": False, "string": "",
+                             "string_list": ("",), "disclosure_items": ("house",)}
+"""A value of each parameter type, used only to type-check rules when a parameter's own value is bad."""
+
+
 def _json_value(value: Any) -> Any:
     """A value as it appears in findings and digests: exact, JSON-safe, never a raw identifier."""
     if value is None or isinstance(value, (bool, str)):
@@ -324,7 +329,10 @@ def _read_source(path: Path, problems: list[RuleProblem]) -> _Source | None:
 def _build(source: _Source, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]) -> Ruleset | None:
     meta = source.meta
     parameters = _parameters(source, corpus, overrides, problems)
-    values = {name: p.value for name, p in parameters.items()}
+    # A parameter whose value is bad keeps its declared type (with a stand-in value), so the rules that
+    # read it are checked too, and are not also reported as reading an unknown parameter.
+    values = {name: parameters[name].value if name in parameters else _STAND_IN[spec.type]
+              for name, spec in source.parameters.items()}
     params_obj = types.SimpleNamespace(**values)
     params_type = parameters_type(values)
     rules, seen = [], {}
@@ -441,7 +449,7 @@ def _compile_text(text: str | None, key: str, context_args: tuple[Any, ...], par
                 + _suggest(error))
         return None
     except rule_engine.errors.ObjectAttributeError as error:
-        code = "unknown_parameter" if getattr(error.object_type, "name", "") == "Parameters" else "unknown_field"
+        code = "unknown_parameter" if getattr(error.object, "name", "") == "Parameters" else "unknown_field"
         noun = "parameter" if code == "unknown_parameter" else "field"
         problem((key,), code, f"{key} uses unknown {noun} {error.attribute_name!r}" + _suggest(error))
         return None
@@ -502,9 +510,10 @@ class Catalog:
     'convention-2.0+charity-law-2024'
     """
 
-    def __init__(self, sources: Mapping[str, _Source], corpus: Corpus, overrides: Mapping[str, Any] | None = None):
+    def __init__(self, sources: Mapping[str, _Source], corpus: Corpus, overrides: Mapping[str, Any] | None = None,
+                 *, problems: Iterable[RuleProblem] = ()):
         overrides = dict(overrides or {})
-        problems: list[RuleProblem] = []
+        problems = list(problems)  # from reading the files: reported together with those found here
         known = {name for s in sources.values() for name in s.parameters}
         for name in sorted(set(overrides) - known):
             problems.append(RuleProblem("(overrides)", None, None, "unknown_parameter",
@@ -538,7 +547,9 @@ class Catalog:
     def load(cls, ruleset_paths: Iterable[Path | str], clause_paths: Iterable[Path | str] | None = None) -> Catalog:
         """A catalog of the rulesets at ``ruleset_paths`` (folders or single files)."""
         corpus = load_corpus(None if clause_paths is None else [Path(p) for p in clause_paths])
-        return cls(_read_sources([Path(p) for p in ruleset_paths]), corpus)
+        problems: list[RuleProblem] = []
+        sources = _read_sources([Path(p) for p in ruleset_paths], problems)
+        return cls(sources, corpus, problems=problems)
 
     def with_parameters(self, overrides: Mapping[str, Any]) -> Catalog:
         """A copy in which the named parameters take these values (e.g. a platform's lower cap)."""
@@ -546,16 +557,17 @@ class Catalog:
 
     def with_rules(self, *paths: Path | str, clauses: Iterable[Path | str] = ()) -> Catalog:
         """A copy with a platform's own rulesets (folders or single files) and clause files added."""
+        problems: list[RuleProblem] = []
         corpus = self.corpus
         clause_paths = [Path(p) for p in clauses]
         if clause_paths:
-            corpus = corpus.merged(load_corpus(clause_paths))
-        added = _read_sources([Path(p) for p in paths])
-        clash = sorted(set(added) & set(self._sources))
-        if clash:
-            raise RuleFileError([RuleProblem(str(p), None, None, "duplicate_id", f"ruleset {c} is already loaded")
-                                 for c, p in zip(clash, paths, strict=False)])
-        return Catalog({**self._sources, **added}, corpus, self.overrides)
+            corpus = corpus.merged(load_corpus(clause_paths, problems), problems)
+        added = _read_sources([Path(p) for p in paths], problems)
+        for ruleset_id in sorted(set(added) & set(self._sources)):
+            problems.append(RuleProblem(str(added[ruleset_id].header.path), None, None, "duplicate_id",
+                                        f"ruleset {ruleset_id} is already loaded; give the platform's ruleset its own id"))
+            del added[ruleset_id]
+        return Catalog({**self._sources, **added}, corpus, self.overrides, problems=problems)
 
     def get(self, ruleset_id: str) -> Ruleset:
         """One ruleset by id; ``a+b`` combines several."""
@@ -595,8 +607,8 @@ class Catalog:
         return iter(sorted(self.rulesets.values(), key=lambda r: (r.effective_from, r.id)))
 
 
-def _read_sources(paths: list[Path]) -> dict[str, _Source]:
-    problems: list[RuleProblem] = []
+def _read_sources(paths: list[Path], problems: list[RuleProblem]) -> dict[str, _Source]:
+    """Read rulesets; problems are appended, and what could be read is returned so it is checked too."""
     sources: dict[str, _Source] = {}
     for path in paths:
         source = _read_source(path, problems)
@@ -606,8 +618,6 @@ def _read_sources(paths: list[Path]) -> dict[str, _Source]:
             problems.append(RuleProblem(str(path), None, None, "duplicate_id", f"ruleset {source.meta.id} appears twice"))
             continue
         sources[source.meta.id] = source
-    if problems:
-        raise RuleFileError(problems)
     return sources
 
 
@@ -630,17 +640,20 @@ _DEFAULT: Catalog | None = None
 def _default_catalog() -> Catalog:
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = Catalog(_read_sources([RULES_DIR / name for name in SHIPPED_RULESETS]), load_corpus())
+        problems: list[RuleProblem] = []
+        sources = _read_sources([RULES_DIR / name for name in SHIPPED_RULESETS], problems)
+        _DEFAULT = Catalog(sources, load_corpus(), problems=problems)
     return _DEFAULT
 
 
 def load_ruleset(path: Path | str, *, clauses: Iterable[Path | str] = (), parameters: Mapping[str, Any] | None = None
                  ) -> Ruleset:
     """Load one ruleset (a folder or a single file) against the shipped corpus plus ``clauses``."""
+    problems: list[RuleProblem] = []
     corpus = load_corpus()
     clause_paths = [Path(p) for p in clauses]
     if clause_paths:
-        corpus = corpus.merged(load_corpus(clause_paths))
-    sources = _read_sources([Path(path)])
-    catalog = Catalog(sources, corpus, parameters)
+        corpus = corpus.merged(load_corpus(clause_paths, problems), problems)
+    sources = _read_sources([Path(path)], problems)
+    catalog = Catalog(sources, corpus, parameters, problems=problems)
     return next(iter(catalog.rulesets.values()))

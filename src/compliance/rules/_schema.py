@@ -18,7 +18,6 @@ Symbols a condition can use:
 
 from __future__ import annotations
 
-import decimal
 import functools
 import types
 import typing
@@ -32,10 +31,8 @@ import rule_engine
 from pydantic import BaseModel, SecretStr
 from rule_engine import DataType
 
-from compliance.campaign import SHANGHAI, Campaign
+from compliance.campaign import DECIMAL_CONTEXT, SHANGHAI, Campaign
 
-DECIMAL_CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
-"""One fixed decimal context for every evaluation, whatever the calling thread's context is."""
 
 EXTRA_SYMBOLS = ("blacklist", "disclosure_answers", "stage")
 """Symbols the facts object provides beside the Campaign fields; ``params`` is bound per ruleset."""

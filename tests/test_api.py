@@ -1,0 +1,36 @@
+"""The public surface is exactly what __all__ says, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import compliance
+import compliance.rules
+
+
+def test_the_top_level_exports_exactly_the_public_api() -> None:
+    assert sorted(compliance.__all__) == [
+        "Blacklist", "BlacklistError", "Campaign", "CampaignError", "Citation", "ComplianceError", "Decision",
+        "Finding", "Obligation", "RuleFileError", "RulesetNotFound", "RulesetRef", "__version__", "evaluate",
+    ]
+    assert all(hasattr(compliance, name) for name in compliance.__all__)
+
+
+def test_the_rules_package_exports_exactly_its_api() -> None:
+    assert sorted(compliance.rules.__all__) == [
+        "Catalog", "Corpus", "Parameter", "Rule", "Ruleset", "clause_coverage", "coverage_markdown", "load_corpus",
+        "load_ruleset",
+    ]
+    assert all(hasattr(compliance.rules, name) for name in compliance.rules.__all__)
+
+
+def test_errors_share_one_root() -> None:
+    for name in ("BlacklistError", "CampaignError", "RuleFileError", "RulesetNotFound"):
+        assert issubclass(getattr(compliance, name), compliance.ComplianceError)
+
+
+def test_importing_compliance_does_not_import_pandas_or_scikit_learn() -> None:
+    code = "import sys, compliance; print('pandas' in sys.modules, 'sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
