@@ -50,23 +50,35 @@ def generate(n: int, seed: int = 20260101) -> list[dict[str, Any]]:
         created = start + timedelta(minutes=rng.randrange(0, 8 * 365 * 24 * 60))
         raised = Decimal(rng.choice([rng.randrange(0, 6_000_000), rng.randrange(0, 40_000_000)])).scaleb(-2)
         answer = lambda: rng.choice([True, False, False, None]) if rng.random() < 0.3 else rng.choice([True, False])  # noqa: E731
-        out.append({
-            "campaign_id": f"bench-{i:06d}",
-            "platform": rng.choice(["水滴筹", "轻松筹", "爱心筹", "360大病筹"]),
-            "created_at": created.isoformat(sep=" "),
-            "target_amount": str(Decimal(rng.randrange(1_000_000, 80_000_000)).scaleb(-2)),
-            "raised_amount": str(raised),
-            "initiator": {"real_name_verified": rng.random() > 0.02, "truthfulness_acknowledged": rng.random() > 0.02,
-                          "relation_to_patient": rng.choice(["self", "parent", "spouse", "child"]),
-                          "id_number": rng.choice(LISTED) if rng.random() < 0.01 else f"1101011980{i:08d}"},
-            "patient": {"real_name_verified": rng.random() > 0.02, "id_number": f"1101012010{i:08d}"},
-            "disclosure": {item: answer() for item in DISCLOSURE_ITEMS},
-            "documents": {"medical_proof": rng.random() > 0.03, "medical_plan": rng.random() > 0.5,
-                          "cost_list": rng.random() > 0.5, "plan_published": rng.random() > 0.6},
-            "payout": {"amount": str(raised), "payee": rng.choice(["patient", "close_relative", "hospital_account"]),
-                       "batched": rng.random() < 0.3,
-                       "requested_at": (created + timedelta(days=rng.randrange(1, 60))).isoformat(sep=" ")},
-        })
+        out.append(
+            {
+                "campaign_id": f"bench-{i:06d}",
+                "platform": rng.choice(["水滴筹", "轻松筹", "爱心筹", "360大病筹"]),
+                "created_at": created.isoformat(sep=" "),
+                "target_amount": str(Decimal(rng.randrange(1_000_000, 80_000_000)).scaleb(-2)),
+                "raised_amount": str(raised),
+                "initiator": {
+                    "real_name_verified": rng.random() > 0.02,
+                    "truthfulness_acknowledged": rng.random() > 0.02,
+                    "relation_to_patient": rng.choice(["self", "parent", "spouse", "child"]),
+                    "id_number": rng.choice(LISTED) if rng.random() < 0.01 else f"1101011980{i:08d}",
+                },
+                "patient": {"real_name_verified": rng.random() > 0.02, "id_number": f"1101012010{i:08d}"},
+                "disclosure": {item: answer() for item in DISCLOSURE_ITEMS},
+                "documents": {
+                    "medical_proof": rng.random() > 0.03,
+                    "medical_plan": rng.random() > 0.5,
+                    "cost_list": rng.random() > 0.5,
+                    "plan_published": rng.random() > 0.6,
+                },
+                "payout": {
+                    "amount": str(raised),
+                    "payee": rng.choice(["patient", "close_relative", "hospital_account"]),
+                    "batched": rng.random() < 0.3,
+                    "requested_at": (created + timedelta(days=rng.randrange(1, 60))).isoformat(sep=" "),
+                },
+            }
+        )
     return out
 
 
@@ -149,8 +161,10 @@ def report(results: dict[str, dict[str, tuple[float, float]]], n: int, rounds: i
             lines.append(f"| {stage} | {rules[stage]} | {name} | {median:.1f} | {p99:.1f} |")
     lines += ["", "Ratios (median):", ""]
     for stage, s in results.items():
-        lines.append(f"- {stage}: rule-engine ÷ compiled rules = **{s['rule-engine'][0] / s['compiled rules'][0]:.1f}×**; "
-                     f"rule-engine (rules only) ÷ full `evaluate` = **{s['rule-engine'][0] / s['evaluate'][0]:.2f}×**")
+        lines.append(
+            f"- {stage}: rule-engine ÷ compiled rules = **{s['rule-engine'][0] / s['compiled rules'][0]:.1f}×**; "
+            f"rule-engine (rules only) ÷ full `evaluate` = **{s['rule-engine'][0] / s['evaluate'][0]:.2f}×**"
+        )
     payout = results["payout"]["evaluate"][0]
     verdict = "met" if payout < 50 else "NOT met"
     lines += [

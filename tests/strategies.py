@@ -10,8 +10,20 @@ from hypothesis import strategies as st
 
 from compliance.campaign import DISCLOSURE_ITEMS
 
-BOUNDARIES = [Decimal(v) for v in ("0.00", "49999.99", "50000.00", "50000.01", "299999.99", "300000.00",
-                                   "300000.01", "500000.00", "500000.01")]
+BOUNDARIES = [
+    Decimal(v)
+    for v in (
+        "0.00",
+        "49999.99",
+        "50000.00",
+        "50000.01",
+        "299999.99",
+        "300000.00",
+        "300000.01",
+        "500000.00",
+        "500000.01",
+    )
+]
 LISTED_IDS = ["110101198001010000", "440101197505050000"]
 OTHER_IDS = ["110101198506150000", "310101199912310000"]
 
@@ -20,16 +32,25 @@ MONEY = st.one_of(
     st.integers(min_value=0, max_value=200_000_000).map(lambda fen: Decimal(fen).scaleb(-2)),
 )
 MAYBE_BOOL = st.sampled_from([True, False, None])
-KEY_DATES = [datetime(2019, 3, 1, 12), datetime(2020, 8, 17, 23, 59), datetime(2020, 8, 18), datetime(2022, 5, 1, 8),
-             datetime(2024, 9, 4, 23, 59), datetime(2024, 9, 5), datetime(2025, 6, 1, 9, 30)]
+KEY_DATES = [
+    datetime(2019, 3, 1, 12),
+    datetime(2020, 8, 17, 23, 59),
+    datetime(2020, 8, 18),
+    datetime(2022, 5, 1, 8),
+    datetime(2024, 9, 4, 23, 59),
+    datetime(2024, 9, 5),
+    datetime(2025, 6, 1, 9, 30),
+]
 # Hypothesis draws datetimes near their minimum; key dates spread examples over every ruleset's era.
-instants = st.one_of(st.sampled_from(KEY_DATES),
-                     st.datetimes(min_value=datetime(2018, 10, 19), max_value=datetime(2026, 12, 31)))
+instants = st.one_of(
+    st.sampled_from(KEY_DATES), st.datetimes(min_value=datetime(2018, 10, 19), max_value=datetime(2026, 12, 31))
+)
 ID_NUMBERS = st.one_of(st.none(), st.sampled_from(LISTED_IDS + OTHER_IDS))
 
 
-LADDER = sorted({*BOUNDARIES, *(Decimal(v) for v in ("10000.00", "99999.99", "100000.00", "999999.99",
-                                                      "1000000.00", "5000000.00"))})
+LADDER = sorted(
+    {*BOUNDARIES, *(Decimal(v) for v in ("10000.00", "99999.99", "100000.00", "999999.99", "1000000.00", "5000000.00"))}
+)
 """Raised amounts straddling every threshold, for laws about how outcomes change with the amount."""
 
 
@@ -53,8 +74,9 @@ def campaigns(draw: Any, *, payout: bool | None = None, clean: bool = False) -> 
         "raised_amount": str(draw(money)),
         "initiator": {
             "real_name_verified": draw(maybe_bool),
-            "relation_to_patient": draw(st.sampled_from(["self", "spouse", "parent", "child", "sibling",
-                                                         "other_relative", "other", None])),
+            "relation_to_patient": draw(
+                st.sampled_from(["self", "spouse", "parent", "child", "sibling", "other_relative", "other", None])
+            ),
             "truthfulness_acknowledged": draw(maybe_bool),
             "id_number": draw(id_numbers),
         },
@@ -65,8 +87,9 @@ def campaigns(draw: Any, *, payout: bool | None = None, clean: bool = False) -> 
             item: draw(st.booleans() if complete or (clean and item in ("house", "car")) else MAYBE_BOOL)
             for item in DISCLOSURE_ITEMS
         },
-        "documents": {name: draw(maybe_bool) for name in ("medical_proof", "medical_plan", "cost_list",
-                                                          "plan_published")},
+        "documents": {
+            name: draw(maybe_bool) for name in ("medical_proof", "medical_plan", "cost_list", "plan_published")
+        },
     }
     if payout if payout is not None else draw(st.booleans()):
         data["payout"] = {

@@ -11,15 +11,34 @@ import compliance.rules
 
 def test_the_top_level_exports_exactly_the_public_api() -> None:
     assert sorted(compliance.__all__) == [
-        "Blacklist", "BlacklistError", "Campaign", "CampaignError", "Citation", "ComplianceError", "Decision",
-        "Finding", "Obligation", "RuleFileError", "RulesetNotFound", "RulesetRef", "__version__", "evaluate",
+        "Blacklist",
+        "BlacklistError",
+        "Campaign",
+        "CampaignError",
+        "Citation",
+        "ComplianceError",
+        "Decision",
+        "Finding",
+        "Obligation",
+        "RuleFileError",
+        "RulesetNotFound",
+        "RulesetRef",
+        "__version__",
+        "evaluate",
     ]
     assert all(hasattr(compliance, name) for name in compliance.__all__)
 
 
 def test_the_rules_package_exports_exactly_its_api() -> None:
     assert sorted(compliance.rules.__all__) == [
-        "Catalog", "Corpus", "Parameter", "Rule", "Ruleset", "clause_coverage", "coverage_markdown", "load_corpus",
+        "Catalog",
+        "Corpus",
+        "Parameter",
+        "Rule",
+        "Ruleset",
+        "clause_coverage",
+        "coverage_markdown",
+        "load_corpus",
         "load_ruleset",
     ]
     assert all(hasattr(compliance.rules, name) for name in compliance.rules.__all__)

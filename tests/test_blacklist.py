@@ -60,7 +60,9 @@ def test_loading_with_another_key_fails_rather_than_matching_nobody(tmp_path: Pa
         Blacklist.load(path, key="another platform's key!!")
 
 
-@pytest.mark.parametrize("content", ["not json", '{"format": "other", "hashes": []}', '{"format": "compliance-blacklist/1"}'])
+@pytest.mark.parametrize(
+    "content", ["not json", '{"format": "other", "hashes": []}', '{"format": "compliance-blacklist/1"}']
+)
 def test_a_file_that_is_not_a_blacklist_is_refused(tmp_path: Path, content: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -28,9 +28,15 @@ def test_whole_amounts_are_held_with_two_places_so_equal_inputs_digest_alike() -
 
 @pytest.mark.parametrize(
     ("given", "code"),
-    [(-1, "greater_than_equal"), (float("nan"), "finite_number"), (float("inf"), "finite_number"),
-     ("12,000", "decimal_parsing"), ("50000.001", "decimal_max_places"), (True, "decimal_type"),
-     (0.1 + 0.2, "decimal_max_places")],
+    [
+        (-1, "greater_than_equal"),
+        (float("nan"), "finite_number"),
+        (float("inf"), "finite_number"),
+        ("12,000", "decimal_parsing"),
+        ("50000.001", "decimal_max_places"),
+        (True, "decimal_type"),
+        (0.1 + 0.2, "decimal_max_places"),
+    ],
 )
 def test_an_unreadable_amount_is_rejected_naming_the_field(given: object, code: str) -> None:
     with pytest.raises(CampaignError) as caught:
@@ -41,7 +47,7 @@ def test_an_unreadable_amount_is_rejected_naming_the_field(given: object, code: 
 def test_a_naive_time_means_shanghai_and_an_aware_one_is_converted() -> None:
     naive = parse(created_at="2020-08-18 00:00").created_at
     assert naive.utcoffset().total_seconds() == 8 * 3600 and naive.hour == 0
-    aware = parse(created_at=datetime(2020, 8, 17, 16, 0, tzinfo=timezone.utc)).created_at
+    aware = parse(created_at=datetime(2020, 8, 17, 16, 0, tzinfo=UTC)).created_at
     assert (aware.date().isoformat(), aware.hour) == ("2020-08-18", 0)
     assert parse(created_at="2020-08-18").created_at == naive
 
@@ -54,17 +60,36 @@ def test_null_disclosure_means_not_answered_and_differs_from_false() -> None:
 
 def test_every_problem_is_reported_at_once_with_its_field() -> None:
     with pytest.raises(CampaignError) as caught:
-        Campaign.parse({"campaign_id": "", "platform": "x", "created_at": "soon", "target_amount": -1,
-                        "initiator": {"relation_to_patient": "cousin"}, "payout": {"payee": "me"}, "colour": "red"})
+        Campaign.parse(
+            {
+                "campaign_id": "",
+                "platform": "x",
+                "created_at": "soon",
+                "target_amount": -1,
+                "initiator": {"relation_to_patient": "cousin"},
+                "payout": {"payee": "me"},
+                "colour": "red",
+            }
+        )
     locs = {p.loc for p in caught.value.problems}
-    assert {"campaign_id", "created_at", "target_amount", "initiator.relation_to_patient", "payout.amount",
-            "payout.payee", "payout.requested_at", "colour"} <= locs
+    assert {
+        "campaign_id",
+        "created_at",
+        "target_amount",
+        "initiator.relation_to_patient",
+        "payout.amount",
+        "payout.payee",
+        "payout.requested_at",
+        "colour",
+    } <= locs
 
 
 def test_an_error_never_echoes_the_input_and_never_an_identity_number() -> None:
     with pytest.raises(CampaignError) as caught:
-        parse(initiator={"id_number": "110101199003074578", "real_name_verified": "110101199003074578"},
-              raised_amount="110101199003074578.123")
+        parse(
+            initiator={"id_number": "110101199003074578", "real_name_verified": "110101199003074578"},
+            raised_amount="110101199003074578.123",
+        )
     assert "110101199003074578" not in str(caught.value)
     assert "initiator.real_name_verified" in str(caught.value)
 

@@ -74,9 +74,7 @@ RULES = {
     "fb.regex-dynamic": rule("fb.regex-dynamic", "platform =~ campaign_id"),
     "fb.not-regex": rule("fb.not-regex", 'platform !~ "^水滴"'),
     "fb.bitwise": rule("fb.bitwise", "(raised_amount & 1) == 1"),
-    "fb.power-required": rule(
-        "fb.power-required", "payout.amount ** 2 > params.square_cap", requires="[payout]"
-    ),
+    "fb.power-required": rule("fb.power-required", "payout.amount ** 2 > params.square_cap", requires="[payout]"),
     "fb.applies-only": rule(
         "fb.applies-only", "disclosure.house == null", applies_when="raised_amount * 2 > target_amount"
     ),
@@ -188,9 +186,7 @@ def test_fallback_rules_evaluate_end_to_end(ruleset: Ruleset) -> None:
     for index, name in enumerate(CAMPAIGNS):
         campaign = parse(name)
         decision = compliance.evaluate(campaign, ruleset=ruleset)
-        assert decision.rule_results == {
-            rule_id: statuses[index] for rule_id, statuses in EXPECTED.items()
-        }, name
+        assert decision.rule_results == {rule_id: statuses[index] for rule_id, statuses in EXPECTED.items()}, name
         failed = {f.rule_id for f in decision.findings}
         assert failed == {rule_id for rule_id, s in EXPECTED.items() if s[index] in (F, NE)}
         if any(s[index] in (F, NE) for s in EXPECTED.values()):

@@ -67,8 +67,14 @@ def test_the_text_form_shows_outcome_findings_citations_obligations_and_provenan
     decision = compliance.evaluate(example(), stage="payout", blacklist=BLACKLIST)
     text = str(decision)
     assert text.startswith("Campaign example-2025-0001 at payout: REJECT")
-    for fragment in ("cv2.payout.route", "reported by 手機鳳凰網, 2020-12-27", "[seed; convention-2.0/payout-thresholds]",
-                     "Pay out only", decision.ruleset.digest[:12], "Rules checked: 7"):
+    for fragment in (
+        "cv2.payout.route",
+        "reported by 手機鳳凰網, 2020-12-27",
+        "[seed; convention-2.0/payout-thresholds]",
+        "Pay out only",
+        decision.ruleset.digest[:12],
+        "Rules checked: 7",
+    ):
         assert fragment in text
 
 
@@ -117,5 +123,8 @@ def test_citations_carry_document_clause_text_grade_and_source() -> None:
     citation = decision.findings[0].citations[0]
     assert isinstance(citation, Citation)
     assert (citation.document_id, citation.clause_id, citation.grade) == (
-        "convention-2.0", "convention-2.0/payout-thresholds", "seed")
+        "convention-2.0",
+        "convention-2.0/payout-thresholds",
+        "seed",
+    )
     assert "30萬元" in citation.text and citation.source.outlet == "手機鳳凰網"

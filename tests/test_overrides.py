@@ -91,9 +91,7 @@ def test_lower_cap_moves_the_boundary_to_the_fen(
         "500000.01": ("fail", "fail"),
     }
     for target, (custom_status, shipped_status) in expected.items():
-        custom = compliance.evaluate(
-            campaign(created_at, target_amount=target), ruleset=lower_cap, blacklist=BLACKLIST
-        )
+        custom = compliance.evaluate(campaign(created_at, target_amount=target), ruleset=lower_cap, blacklist=BLACKLIST)
         shipped = compliance.evaluate(campaign(created_at, target_amount=target), blacklist=BLACKLIST)
         assert custom.ruleset.id == shipped.ruleset.id == ruleset_id
         assert (custom.rule_results[rule_id], shipped.rule_results[rule_id]) == (
@@ -160,9 +158,7 @@ def test_payout_restriction_override_moves_the_payout_boundary() -> None:
         "300000.00": ("fail", "fail"),
     }
     for raised, (custom_status, shipped_status) in cases.items():
-        custom = compliance.evaluate(
-            payout_campaign(raised), stage="payout", ruleset=catalog, blacklist=BLACKLIST
-        )
+        custom = compliance.evaluate(payout_campaign(raised), stage="payout", ruleset=catalog, blacklist=BLACKLIST)
         shipped = compliance.evaluate(payout_campaign(raised), stage="payout", blacklist=BLACKLIST)
         assert custom.rule_results["cv2.payout.route"] == custom_status, raised
         assert shipped.rule_results["cv2.payout.route"] == shipped_status, raised
@@ -253,9 +249,7 @@ def test_valid_disclosure_items_override_changes_when_disclosure_is_complete() -
     custom = compliance.evaluate(
         payout_campaign(raised, disclosure=disclosure), stage="payout", ruleset=catalog, blacklist=BLACKLIST
     )
-    shipped = compliance.evaluate(
-        payout_campaign(raised, disclosure=disclosure), stage="payout", blacklist=BLACKLIST
-    )
+    shipped = compliance.evaluate(payout_campaign(raised, disclosure=disclosure), stage="payout", blacklist=BLACKLIST)
     assert shipped.rule_results["cv2.payout.route"] == "fail"
     assert custom.rule_results["cv2.payout.route"] == "not_applicable"
 
@@ -485,9 +479,7 @@ def test_platform_clause_file_may_not_redefine_a_shipped_document(tmp_path: Path
     # A new clause under an existing document id would silently replace that document's title and file
     # in the corpus; the shipped loader refuses a document defined twice, and so must a platform's file.
     clash = tmp_path / "mca-extra.yaml"
-    text = ACME_CLAUSES.replace("acme-2021/art-", "mca-2024/acme-art-").replace(
-        "id: acme-2021", "id: mca-2024"
-    )
+    text = ACME_CLAUSES.replace("acme-2021/art-", "mca-2024/acme-art-").replace("id: acme-2021", "id: mca-2024")
     assert "acme-2021" not in text
     clash.write_text(text, encoding="utf-8")
     shipped_title = Catalog.default().corpus.documents["mca-2024"]
@@ -507,17 +499,15 @@ def test_default_catalog_is_unchanged_after_customising(tmp_path: Path) -> None:
     before = {
         "digests": {r.id: r.digest for r in default},
         "parameters": {(r.id, n): (p.value, p.overridden) for r in default for n, p in r.parameters.items()},
-        "by_date": {
-            d: default.for_date(d).id for d in (date(2019, 1, 1), date(2022, 1, 1), date(2025, 1, 1))
-        },
+        "by_date": {d: default.for_date(d).id for d in (date(2019, 1, 1), date(2022, 1, 1), date(2025, 1, 1))},
         "corpus": set(default.corpus),
         "overrides": dict(default.overrides),
     }
     path = tmp_path / "acme.yaml"
     path.write_text(ACME_RULESET, encoding="utf-8")
-    customised = default.with_parameters(
-        {"max_target_amount": 400000, "payout_restriction_amount": 100000}
-    ).with_rules(path, clauses=[_clause_file(tmp_path)])
+    customised = default.with_parameters({"max_target_amount": 400000, "payout_restriction_amount": 100000}).with_rules(
+        path, clauses=[_clause_file(tmp_path)]
+    )
     compliance.evaluate(campaign(target_amount="450000"), ruleset=customised, blacklist=BLACKLIST)
     with pytest.raises(RuleFileError):
         default.with_parameters({"nope": 1})
@@ -526,9 +516,7 @@ def test_default_catalog_is_unchanged_after_customising(tmp_path: Path) -> None:
     after = {
         "digests": {r.id: r.digest for r in default},
         "parameters": {(r.id, n): (p.value, p.overridden) for r in default for n, p in r.parameters.items()},
-        "by_date": {
-            d: default.for_date(d).id for d in (date(2019, 1, 1), date(2022, 1, 1), date(2025, 1, 1))
-        },
+        "by_date": {d: default.for_date(d).id for d in (date(2019, 1, 1), date(2022, 1, 1), date(2025, 1, 1))},
         "corpus": set(default.corpus),
         "overrides": dict(default.overrides),
     }
@@ -537,7 +525,5 @@ def test_default_catalog_is_unchanged_after_customising(tmp_path: Path) -> None:
     decision = compliance.evaluate(campaign(target_amount="450000"), blacklist=BLACKLIST)
     assert (decision.outcome, decision.ruleset.overrides, decision.ruleset.revision) == ("approve", (), "1")
     assert decision.rule_results["cv2.cap.target"] == "pass"
-    by_id = compliance.evaluate(
-        campaign(target_amount="450000"), ruleset="convention-2.0", blacklist=BLACKLIST
-    )
+    by_id = compliance.evaluate(campaign(target_amount="450000"), ruleset="convention-2.0", blacklist=BLACKLIST)
     assert by_id.ruleset == decision.ruleset

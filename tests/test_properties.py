@@ -68,6 +68,10 @@ def test_decisions_are_deterministic_and_survive_json_byte_for_byte(data: dict, 
 def test_raw_identity_numbers_never_appear_in_a_decision(data: dict, stage: str) -> None:
     decision = compliance.evaluate(data, stage=stage, blacklist=BLACKLIST)
     rendered = decision.model_dump_json() + str(decision) + repr(decision) + repr(compliance.Campaign.parse(data))
-    raw = [data["initiator"]["id_number"], data["patient"]["id_number"], (data.get("payout") or {}).get("payee_id_number")]
+    raw = [
+        data["initiator"]["id_number"],
+        data["patient"]["id_number"],
+        (data.get("payout") or {}).get("payee_id_number"),
+    ]
     for number in filter(None, raw):
         assert number not in rendered

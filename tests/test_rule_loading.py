@@ -16,7 +16,7 @@ import pytest
 
 import compliance
 from compliance.errors import RuleFileError, RuleProblem
-from compliance.rules import Catalog, Corpus, _ruleset, load_corpus, load_ruleset
+from compliance.rules import Catalog, load_ruleset
 
 SHANGHAI_2022 = datetime(2022, 3, 1, 9, 0)
 
@@ -357,9 +357,7 @@ def test_nullable_comparison_message_says_how_to_fix(tmp_path: Path) -> None:
 
 
 def test_requires_narrows_a_nullable_value(tmp_path: Path) -> None:
-    path, _ = load_single(
-        tmp_path, rule(fails_when="payout.amount > 1", requires=["payout"], stages="[payout]")
-    )
+    path, _ = load_single(tmp_path, rule(fails_when="payout.amount > 1", requires=["payout"], stages="[payout]"))
     ruleset = load_ruleset(path)
     (loaded,) = ruleset.rules
     assert loaded.requires == ("payout",)
@@ -490,9 +488,7 @@ def test_bad_parameter_read_by_a_rule_is_reported_once_as_bad_parameter(tmp_path
     # The rule reads params.acme_cap, whose value is bad: the fix is the value, so that is the one problem
     # (not a crash, and not "unknown parameter 'acme_cap'", which exists).
     parameters = PARAMETERS.replace("value: 100000", "value: -100000")
-    path, text = load_single(
-        tmp_path, rule(fails_when="target_amount > params.acme_cap"), parameters=parameters
-    )
+    path, text = load_single(tmp_path, rule(fails_when="target_amount > params.acme_cap"), parameters=parameters)
     problem = the_problem(path)
     assert problem.code == "bad_parameter"
     assert problem.line == line_of(text, "value: -100000")
@@ -529,9 +525,7 @@ def test_parameter_citing_a_missing_clause(tmp_path: Path) -> None:
 
 
 def test_citation_of_a_missing_clause(tmp_path: Path) -> None:
-    path, text = load_single(
-        tmp_path, rule(cites=("convention-2.0/request-cap", "convention-2.0/no-such-clause"))
-    )
+    path, text = load_single(tmp_path, rule(cites=("convention-2.0/request-cap", "convention-2.0/no-such-clause")))
     problem = the_problem(path)
     assert problem.code == "unknown_clause"
     assert problem.file == str(path)
@@ -614,9 +608,7 @@ def test_obligation_with_an_unknown_item(tmp_path: Path) -> None:
 
 
 def test_obligation_with_an_unknown_code_is_a_schema_problem(tmp_path: Path) -> None:
-    effect = (
-        "    effect:\n      outcome: review\n      obligations:\n        - {code: pay_twice, items: [x]}\n"
-    )
+    effect = "    effect:\n      outcome: review\n      obligations:\n        - {code: pay_twice, items: [x]}\n"
     path, text = load_single(tmp_path, rule(effect=effect))
     problem = the_problem(path)
     assert problem.code == "schema"
@@ -731,11 +723,7 @@ def test_missing_single_file(tmp_path: Path) -> None:
 
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     parameters = PARAMETERS + (
-        "  acme_floor:\n"
-        "    type: money\n"
-        "    value: -5\n"
-        "    title: {zh: 下限, en: Floor}\n"
-        "    source: {note: ours}\n"
+        "  acme_floor:\n    type: money\n    value: -5\n    title: {zh: 下限, en: Floor}\n    source: {note: ours}\n"
     )
     bad_effect = (
         "    effect:\n"
@@ -879,9 +867,7 @@ def test_valid_single_file_ruleset_loads_and_evaluates(tmp_path: Path) -> None:
     assert [c.clause_id for c in cap.citations] == ["convention-2.0/request-cap"]
     assert [(o.code, o.items) for o in decision.obligations] == [("urge_disclosure", ("house",))]
 
-    fine = compliance.evaluate(
-        {**campaign, "target_amount": 100000, "disclosure": {"house": True}}, ruleset=ruleset
-    )
+    fine = compliance.evaluate({**campaign, "target_amount": 100000, "disclosure": {"house": True}}, ruleset=ruleset)
     assert (fine.outcome, fine.findings) == ("approve", ())
 
     payout = {"amount": 10, "payee": "patient", "requested_at": "2022-04-01"}
@@ -905,7 +891,5 @@ def test_valid_folder_ruleset_loads_rules_in_file_name_order(tmp_path: Path) -> 
 def test_loading_the_same_files_twice_gives_the_same_digest(tmp_path: Path) -> None:
     path, _ = load_single(tmp_path, rule())
     assert load_ruleset(path).digest == load_ruleset(path).digest
-    changed = write(
-        tmp_path / "changed.yaml", single_file(rule(fails_when="target_amount >= params.acme_cap"))
-    )
+    changed = write(tmp_path / "changed.yaml", single_file(rule(fails_when="target_amount >= params.acme_cap")))
     assert load_ruleset(changed).digest != load_ruleset(path).digest

@@ -22,11 +22,11 @@ _CONDITIONS = OUTCOME_ORDER["approve_with_conditions"]
 
 _WHY_MISSING: Mapping[str, str] = {
     "blacklist.initiator": "the initiator could not be checked against the blacklist "
-                           "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
+    "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
     "blacklist.patient": "the patient could not be checked against the blacklist "
-                         "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
+    "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
     "blacklist.payee": "the payee could not be checked against the blacklist "
-                       "(no blacklist was supplied, or the payout has no identity number or hash for the payee)",
+    "(no blacklist was supplied, or the payout has no identity number or hash for the payee)",
     "payout": "the campaign has no payout request to check",
 }
 
@@ -116,8 +116,13 @@ def _finding(rule: Rule, facts: Facts, status: Literal["fail", "not_evaluable"],
         reason = _WHY_MISSING.get(path, f"{path} is not known for this campaign")
     # A rule that could not be evaluated must not be described by its failure message: "matches a
     # blacklist entry" would say of someone what was never found.
-    message = rule.render_message(values) if status == "fail" else Text._trusted(
-        zh=f"无法判断“{rule.title.zh}”，须人工复核。", en=f"Could not check “{rule.title.en}”; a person must review it."
+    message = (
+        rule.render_message(values)
+        if status == "fail"
+        else Text._trusted(
+            zh=f"无法判断“{rule.title.zh}”，须人工复核。",
+            en=f"Could not check “{rule.title.en}”; a person must review it.",
+        )
     )
     return Finding._trusted(
         rule_id=rule.id,

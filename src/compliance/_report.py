@@ -38,7 +38,9 @@ def render_decision(decision: Decision) -> str:
         for obligation in decision.obligations:
             lines += _wrap(f"- {obligation.message.en} / {obligation.message.zh} [{obligation.rule_id}]", "  ")
     counts = Counter(decision.rule_results.values())
-    summary = ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in ("pass", "fail", "not_applicable", "not_evaluable"))
+    summary = ", ".join(
+        f"{counts[s]} {s.replace('_', ' ')}" for s in ("pass", "fail", "not_applicable", "not_evaluable")
+    )
     lines += ["", f"Rules checked: {len(decision.rule_results)} ({summary})"]
     return "\n".join(lines)
 
@@ -76,5 +78,11 @@ def _short(value: object) -> str:
 
 
 def _wrap(text: str, indent: str, subsequent: str | None = None) -> list[str]:
-    return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=subsequent or indent + "  ",
-                         break_long_words=True, break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text,
+        _WIDTH,
+        initial_indent=indent,
+        subsequent_indent=subsequent or indent + "  ",
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [indent]

@@ -40,7 +40,10 @@ def obligation_message(code: str, items: tuple[str, ...]) -> Text:
     template = _OBLIGATION_TEMPLATES[code]
     joiner_en = " or " if code == "payout_route" else ", "
     return Text(
-        zh=template.zh.format(items="；或".join(labels[i].zh for i in items) if code == "payout_route"
-                              else "、".join(labels[i].zh for i in items)),
+        zh=template.zh.format(
+            items="；或".join(labels[i].zh for i in items)
+            if code == "payout_route"
+            else "、".join(labels[i].zh for i in items)
+        ),
         en=template.en.format(items=joiner_en.join(labels[i].en for i in items)),
     )

@@ -55,8 +55,10 @@ class Blacklist:
         for index, value in enumerate(hashes):
             text = value.strip().lower() if isinstance(value, str) else ""
             if not _HEX64.match(text):
-                raise BlacklistError(f"entry {index}: not a keyed hash (64 hex digits); raw identity numbers "
-                                     "must be given to Blacklist.from_id_numbers, which hashes them")
+                raise BlacklistError(
+                    f"entry {index}: not a keyed hash (64 hex digits); raw identity numbers "
+                    "must be given to Blacklist.from_id_numbers, which hashes them"
+                )
             cleaned.add(text)
         self._hashes = frozenset(cleaned)
 

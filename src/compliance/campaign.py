@@ -13,8 +13,8 @@ they are held as secrets, never appear in ``repr``, dumps, digests or error mess
 
 from __future__ import annotations
 
-from datetime import datetime
 import decimal
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -61,9 +61,7 @@ def _to_fen(amount: Decimal) -> Decimal:
     return amount.quantize(_FEN, context=DECIMAL_CONTEXT)
 
 
-Money = Annotated[
-    Decimal, Field(ge=0, decimal_places=2, max_digits=17, allow_inf_nan=False), AfterValidator(_to_fen)
-]
+Money = Annotated[Decimal, Field(ge=0, decimal_places=2, max_digits=17, allow_inf_nan=False), AfterValidator(_to_fen)]
 """CNY yuan, exact to the fen: finite, non-negative, at most two decimal places; floats are read by their
 shortest text (49999.99 stays 49999.99), so no rounding happens at a threshold."""
 

@@ -76,12 +76,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ruleset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ruleset", help="ruleset id (e.g. convention-2.0); default: chosen by the event's date")
-    parser.add_argument("--rules", type=Path, action="append", default=[],
-                        help="add a platform ruleset (folder or single file); repeatable")
-    parser.add_argument("--clauses", type=Path, action="append", default=[],
-                        help="add a clause file cited by --rules; repeatable")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter, e.g. max_target_amount=400000; repeatable")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        action="append",
+        default=[],
+        help="add a platform ruleset (folder or single file); repeatable",
+    )
+    parser.add_argument(
+        "--clauses", type=Path, action="append", default=[], help="add a clause file cited by --rules; repeatable"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter, e.g. max_target_amount=400000; repeatable",
+    )
 
 
 def _catalog(args: argparse.Namespace) -> Catalog:
@@ -143,7 +154,9 @@ def _read_campaign(name: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        problem = FieldProblem("(file)", "json", f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")
+        problem = FieldProblem(
+            "(file)", "json", f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        )
         raise _Exit(EX_DATAERR, f"{name}: {CampaignError([problem])}") from None
 
 
@@ -168,13 +181,26 @@ def _rules(args: argparse.Namespace) -> int:
     for ruleset in rulesets:
         assert isinstance(ruleset, Ruleset)
         rules = ruleset.rules if args.stage is None else ruleset.rules_for(args.stage)
-        listing.append({
-            "ruleset": ruleset.id, "revision": ruleset.revision, "effective_from": ruleset.effective_from.isoformat(),
-            "parameters": {n: _plain(p.value) for n, p in ruleset.parameters.items()},
-            "rules": [{"id": r.id, "title": r.title.en, "title_zh": r.title.zh, "stages": sorted(r.stages),
-                       "outcome_on_fail": r.outcome, "severity": r.severity,
-                       "cites": [{"clause": c.clause_id, "grade": c.grade} for c in r.citations]} for r in rules],
-        })
+        listing.append(
+            {
+                "ruleset": ruleset.id,
+                "revision": ruleset.revision,
+                "effective_from": ruleset.effective_from.isoformat(),
+                "parameters": {n: _plain(p.value) for n, p in ruleset.parameters.items()},
+                "rules": [
+                    {
+                        "id": r.id,
+                        "title": r.title.en,
+                        "title_zh": r.title.zh,
+                        "stages": sorted(r.stages),
+                        "outcome_on_fail": r.outcome,
+                        "severity": r.severity,
+                        "cites": [{"clause": c.clause_id, "grade": c.grade} for c in r.citations],
+                    }
+                    for r in rules
+                ],
+            }
+        )
     if args.json:
         print(json.dumps(listing, ensure_ascii=False, indent=2))
         return EX_OK

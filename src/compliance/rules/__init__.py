@@ -1,8 +1,8 @@
 """Rules as data: the clause corpus, rulesets by version, and how they load and are chosen by date.
 
-    >>> from compliance.rules import Catalog
-    >>> catalog = Catalog.default().with_parameters({"max_target_amount": 400000})
-    >>> compliance.evaluate(campaign, ruleset=catalog)
+>>> from compliance.rules import Catalog
+>>> catalog = Catalog.default().with_parameters({"max_target_amount": 400000})
+>>> compliance.evaluate(campaign, ruleset=catalog)
 """
 
 from compliance.rules._corpus import Corpus, load_corpus

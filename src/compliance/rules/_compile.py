@@ -103,8 +103,21 @@ def builtins_used(expression: Any) -> set[str]:
 
 
 def _children(node: Any) -> list[Any]:
-    names = ("left", "right", "object", "container", "item", "member", "condition", "case_true", "case_false",
-             "function", "result", "iterable", "expression")
+    names = (
+        "left",
+        "right",
+        "object",
+        "container",
+        "item",
+        "member",
+        "condition",
+        "case_true",
+        "case_false",
+        "function",
+        "result",
+        "iterable",
+        "expression",
+    )
     kids = [getattr(node, name, None) for name in names]
     kids += list(getattr(node, "arguments", ()) or ())
     value = getattr(node, "value", None)
@@ -194,9 +207,11 @@ class _Compiler:
             return _Node(fn=operator.attrgetter(path), path=path)
         get_obj = obj.getter()
         if node.safe:
+
             def safe_attribute(f: Facts) -> Any:
                 value = get_obj(f)
                 return None if value is None else getattr(value, name)
+
             return _Node(fn=safe_attribute)
         return _Node(fn=lambda f: getattr(get_obj(f), name))
 
@@ -337,7 +352,7 @@ def _get_item(container: Any, item: Any, safe: bool) -> Any:
             return None
         raise EvaluationFailed("container is null")
     if isinstance(container, (bytes, str, tuple)):
-        if isinstance(item, bool) or not isinstance(item, (int,)) and not _is_integral(item):
+        if isinstance(item, bool) or (not isinstance(item, (int,)) and not _is_integral(item)):
             raise EvaluationFailed("data type mismatch (not an integer number)")
         item = int(item)
     try:
@@ -366,5 +381,11 @@ def _iterable(value: Any) -> Any:
     return value
 
 
-__all__ = ["ALLOWED_BUILTINS", "CompiledCondition", "EvaluationFailed", "Unsupported", "builtins_used",
-           "compile_condition"]
+__all__ = [
+    "ALLOWED_BUILTINS",
+    "CompiledCondition",
+    "EvaluationFailed",
+    "Unsupported",
+    "builtins_used",
+    "compile_condition",
+]

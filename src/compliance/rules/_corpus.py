@@ -41,15 +41,28 @@ class Corpus(Mapping[str, Citation]):
             clashing.add(document)
             clauses = sorted(c for c in set(self._clauses) & set(other._clauses) if c.startswith(document + "/"))
             also = f"; clause ids already used: {', '.join(clauses)}" if clauses else ""
-            problems.append(RuleProblem(other.files[document], None, None, "duplicate_id",
-                                        f"document {document} is already in the corpus ({self.files[document]}); "
-                                        f"give it its own id{also}"))
+            problems.append(
+                RuleProblem(
+                    other.files[document],
+                    None,
+                    None,
+                    "duplicate_id",
+                    f"document {document} is already in the corpus ({self.files[document]}); give it its own id{also}",
+                )
+            )
         for clause in sorted(set(self._clauses) & set(other._clauses)):
             document = clause.split("/")[0]
             if document not in clashing:
                 clashing.add(document)
-                problems.append(RuleProblem(other.files.get(document, "?"), None, None, "duplicate_id",
-                                            f"clause {clause} is already in the corpus"))
+                problems.append(
+                    RuleProblem(
+                        other.files.get(document, "?"),
+                        None,
+                        None,
+                        "duplicate_id",
+                        f"clause {clause} is already in the corpus",
+                    )
+                )
         kept = {c: v for c, v in other._clauses.items() if c.split("/")[0] not in clashing}
         documents = {d: t for d, t in other.documents.items() if d not in clashing}
         files = {d: f for d, f in other.files.items() if d not in clashing}
@@ -87,22 +100,42 @@ def _read_corpus(files: list[Path], problems: list[RuleProblem] | None) -> Corpu
             continue
         document = parsed.document
         if document.id in documents:
-            problems.append(RuleProblem(str(path), doc.line_of(("document", "id")), None, "duplicate_id",
-                                        f"document {document.id} is already defined in {sources[document.id]}"))
+            problems.append(
+                RuleProblem(
+                    str(path),
+                    doc.line_of(("document", "id")),
+                    None,
+                    "duplicate_id",
+                    f"document {document.id} is already defined in {sources[document.id]}",
+                )
+            )
             continue
         documents[document.id], sources[document.id] = document.title, str(path)
         for index, clause in enumerate(parsed.clauses):
             line = doc.line_of(("clauses", index, "id"))
             if not clause.id.startswith(document.id + "/"):
-                problems.append(RuleProblem(str(path), line, None, "clause_id",
-                                            f"clause {clause.id} must start with its document id '{document.id}/'"))
+                problems.append(
+                    RuleProblem(
+                        str(path),
+                        line,
+                        None,
+                        "clause_id",
+                        f"clause {clause.id} must start with its document id '{document.id}/'",
+                    )
+                )
             elif clause.id in clauses:
                 problems.append(RuleProblem(str(path), line, None, "duplicate_id", f"clause {clause.id} appears twice"))
             else:
                 clauses[clause.id] = Citation(
-                    document_id=document.id, document_title=document.title, clause_id=clause.id,
-                    article=clause.article, topic=clause.topic, text=clause.text, gloss=clause.gloss,
-                    grade=clause.grade, source=clause.source,
+                    document_id=document.id,
+                    document_title=document.title,
+                    clause_id=clause.id,
+                    article=clause.article,
+                    topic=clause.topic,
+                    text=clause.text,
+                    gloss=clause.gloss,
+                    grade=clause.grade,
+                    source=clause.source,
                 )
     if problems and not collect:
         raise RuleFileError(problems)

@@ -37,7 +37,12 @@ def coverage_markdown(catalog: Catalog | None = None) -> str:
         enforced = ", ".join(f"`{u}`" for u in users) if users else "**not enforced yet**"
         lines.append(f"| `{clause_id}` | {citation.grade} | {citation.topic} | {enforced} |")
     uncovered = [c for c, users in coverage.items() if not users]
-    lines += ["", f"{len(coverage) - len(uncovered)} of {len(coverage)} clauses are enforced by at least one rule "
-              "or parameter.", "", "## Not enforced yet", ""]
+    lines += [
+        "",
+        f"{len(coverage) - len(uncovered)} of {len(coverage)} clauses are enforced by at least one rule or parameter.",
+        "",
+        "## Not enforced yet",
+        "",
+    ]
     lines += [f"- `{c}`: {catalog.corpus[c].topic}" for c in uncovered]
     return "\n".join(lines) + "\n"

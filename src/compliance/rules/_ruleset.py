@@ -102,8 +102,14 @@ def parameter_value(kind: str, raw: Any) -> Any:
     return tuple(raw)
 
 
-_STAND_IN: dict[str, Any] = {"money": Decimal(0), "number": Decimal(0), "boolean": False, "string": "",
-                             "string_list": ("",), "disclosure_items": ("house",)}
+_STAND_IN: dict[str, Any] = {
+    "money": Decimal(0),
+    "number": Decimal(0),
+    "boolean": False,
+    "string": "",
+    "string_list": ("",),
+    "disclosure_items": ("house",),
+}
 """A value of each parameter type, used only to type-check rules when a parameter's own value is bad."""
 
 
@@ -259,8 +265,17 @@ class Ruleset:
     """Rules in force together, with their parameters; one shipped version, or several combined."""
 
     def __init__(
-        self, *, id: str, title: Text, families: tuple[str, ...], effective_from: date, revision: str,
-        rules: tuple[Rule, ...], parameters: Mapping[str, Parameter], digest: str, members: tuple[Ruleset, ...] = (),
+        self,
+        *,
+        id: str,
+        title: Text,
+        families: tuple[str, ...],
+        effective_from: date,
+        revision: str,
+        rules: tuple[Rule, ...],
+        parameters: Mapping[str, Parameter],
+        digest: str,
+        members: tuple[Ruleset, ...] = (),
     ) -> None:
         self.id = id
         self.title = title
@@ -326,21 +341,32 @@ def _read_source(path: Path, problems: list[RuleProblem]) -> _Source | None:
     return _Source(parsed.ruleset, dict(parsed.parameters), tuple(located), header)
 
 
-def _build(source: _Source, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]) -> Ruleset | None:
+def _build(
+    source: _Source, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
+) -> Ruleset | None:
     meta = source.meta
     parameters = _parameters(source, corpus, overrides, problems)
     # A parameter whose value is bad keeps its declared type (with a stand-in value), so the rules that
     # read it are checked too, and are not also reported as reading an unknown parameter.
-    values = {name: parameters[name].value if name in parameters else _STAND_IN[spec.type]
-              for name, spec in source.parameters.items()}
+    values = {
+        name: parameters[name].value if name in parameters else _STAND_IN[spec.type]
+        for name, spec in source.parameters.items()
+    }
     params_obj = types.SimpleNamespace(**values)
     params_type = parameters_type(values)
     rules, seen = [], {}
     for spec, doc, loc in source.rules:
         where = f"{doc.path}:{doc.line_of(loc)}"
         if spec.id in seen:
-            problems.append(RuleProblem(str(doc.path), doc.line_of((*loc, "id")), spec.id, "duplicate_id",
-                                        f"rule id {spec.id} is already used at {seen[spec.id]}; ids must be unique"))
+            problems.append(
+                RuleProblem(
+                    str(doc.path),
+                    doc.line_of((*loc, "id")),
+                    spec.id,
+                    "duplicate_id",
+                    f"rule id {spec.id} is already used at {seen[spec.id]}; ids must be unique",
+                )
+            )
             continue
         seen[spec.id] = where
         rule = _compile_rule(spec, doc, loc, meta.id, corpus, params_obj, params_type, problems)
@@ -349,35 +375,59 @@ def _build(source: _Source, corpus: Corpus, overrides: Mapping[str, Any], proble
     if problems:
         return None
     return Ruleset(
-        id=meta.id, title=meta.title, families=(meta.family,), effective_from=meta.effective_from,
-        revision=str(meta.revision) + ("+custom" if overrides else ""), rules=tuple(rules),
-        parameters=parameters, digest=_digest(source, parameters, corpus),
+        id=meta.id,
+        title=meta.title,
+        families=(meta.family,),
+        effective_from=meta.effective_from,
+        revision=str(meta.revision) + ("+custom" if overrides else ""),
+        rules=tuple(rules),
+        parameters=parameters,
+        digest=_digest(source, parameters, corpus),
     )
 
 
-def _parameters(source: _Source, corpus: Corpus, overrides: Mapping[str, Any],
-                problems: list[RuleProblem]) -> dict[str, Parameter]:
+def _parameters(
+    source: _Source, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
+) -> dict[str, Parameter]:
     out = {}
     for name, spec in source.parameters.items():
         line = source.header.line_of(("parameters", name, "value"))
         if spec.source.clause is not None and spec.source.clause not in corpus:
-            problems.append(RuleProblem(str(source.header.path), line, None, "unknown_clause",
-                                        f"parameter {name} cites clause {spec.source.clause}, which is not in the corpus"))
+            problems.append(
+                RuleProblem(
+                    str(source.header.path),
+                    line,
+                    None,
+                    "unknown_clause",
+                    f"parameter {name} cites clause {spec.source.clause}, which is not in the corpus",
+                )
+            )
         overridden = name in overrides
         raw = overrides[name] if overridden else spec.value
         try:
             value = parameter_value(spec.type, raw)
         except ValueError as error:
             what = "override of parameter" if overridden else "parameter"
-            problems.append(RuleProblem(str(source.header.path), line, None, "bad_parameter",
-                                        f"{what} {name} ({spec.type}): {error}"))
+            problems.append(
+                RuleProblem(
+                    str(source.header.path), line, None, "bad_parameter", f"{what} {name} ({spec.type}): {error}"
+                )
+            )
             continue
         out[name] = Parameter(name, spec.type, value, spec.title, spec.source.clause, spec.source.note, overridden)
     return out
 
 
-def _compile_rule(spec: RuleSpec, doc: YamlDocument, loc: tuple[int | str, ...], ruleset_id: str, corpus: Corpus,
-                  params_obj: Any, params_type: Any, problems: list[RuleProblem]) -> Rule | None:
+def _compile_rule(
+    spec: RuleSpec,
+    doc: YamlDocument,
+    loc: tuple[int | str, ...],
+    ruleset_id: str,
+    corpus: Corpus,
+    params_obj: Any,
+    params_type: Any,
+    problems: list[RuleProblem],
+) -> Rule | None:
     before = len(problems)
 
     def problem(key: tuple[int | str, ...], code: str, message: str) -> None:
@@ -385,8 +435,11 @@ def _compile_rule(spec: RuleSpec, doc: YamlDocument, loc: tuple[int | str, ...],
 
     for index, clause_id in enumerate(spec.cites):
         if clause_id not in corpus:
-            problem(("cites", index), "unknown_clause", f"cites clause {clause_id}, which is not in the corpus; "
-                    "add it to a clause file or fix the id")
+            problem(
+                ("cites", index),
+                "unknown_clause",
+                f"cites clause {clause_id}, which is not in the corpus; add it to a clause file or fix the id",
+            )
     requires = []
     for index, path in enumerate(spec.requires):
         if known_path(path):
@@ -396,8 +449,11 @@ def _compile_rule(spec: RuleSpec, doc: YamlDocument, loc: tuple[int | str, ...],
     for index, obligation in enumerate(spec.effect.obligations):
         unknown = [i for i in obligation.items if i not in OBLIGATION_ITEMS[obligation.code]]
         if unknown:
-            problem(("effect", "obligations", index, "items"), "bad_obligation",
-                    f"{obligation.code} has unknown item(s) {unknown}; known: {list(OBLIGATION_ITEMS[obligation.code])}")
+            problem(
+                ("effect", "obligations", index, "items"),
+                "bad_obligation",
+                f"{obligation.code} has unknown item(s) {unknown}; known: {list(OBLIGATION_ITEMS[obligation.code])}",
+            )
     # applies_when runs before the required values are checked, so it sees the schema's own nullability;
     # fails_when runs after, so the required values are known not to be null there.
     applies = _compile_text(spec.applies_when, "applies_when", (params_type, (), params_obj), params_obj, problem)
@@ -408,45 +464,73 @@ def _compile_rule(spec: RuleSpec, doc: YamlDocument, loc: tuple[int | str, ...],
     for key in ("zh", "en"):
         for name in _PLACEHOLDER.findall(getattr(spec.message, key)):
             if name not in reads:
-                problem(("message", key), "bad_template",
-                        f"message placeholder {{{name}}} is not a value the rule reads; it reads: {list(reads)}")
+                problem(
+                    ("message", key),
+                    "bad_template",
+                    f"message placeholder {{{name}}} is not a value the rule reads; it reads: {list(reads)}",
+                )
     if len(problems) > before:
         return None
     citations = tuple(corpus[c] for c in spec.cites)
     obligations = {
         when: tuple(
-            Obligation(code=o.code, items=tuple(o.items), rule_id=spec.id, message=obligation_message(o.code, tuple(o.items)))
-            for o in spec.effect.obligations if o.when == when
+            Obligation(
+                code=o.code, items=tuple(o.items), rule_id=spec.id, message=obligation_message(o.code, tuple(o.items))
+            )
+            for o in spec.effect.obligations
+            if o.when == when
         )
         for when in ("fail", "applicable")
     }
     return Rule(
-        id=spec.id, ruleset_id=ruleset_id, title=spec.title, stages=frozenset(spec.stages), severity=spec.severity,
-        outcome=spec.effect.outcome, requires=tuple(requires), applies_when=spec.applies_when,
-        fails_when=spec.fails_when, citations=citations, message=spec.message,
-        obligations_on_fail=obligations["fail"], obligations_when_applicable=obligations["applicable"],
+        id=spec.id,
+        ruleset_id=ruleset_id,
+        title=spec.title,
+        stages=frozenset(spec.stages),
+        severity=spec.severity,
+        outcome=spec.effect.outcome,
+        requires=tuple(requires),
+        applies_when=spec.applies_when,
+        fails_when=spec.fails_when,
+        citations=citations,
+        message=spec.message,
+        obligations_on_fail=obligations["fail"],
+        obligations_when_applicable=obligations["applicable"],
         location=f"{doc.path}:{doc.line_of(loc)}",
         required=tuple(_path_getter(p) for p in requires),
-        applies=applies[1] if applies else None, fails=fails[1],
-        reference_applies=applies[0] if applies else None, reference_fails=fails[0],
+        applies=applies[1] if applies else None,
+        fails=fails[1],
+        reference_applies=applies[0] if applies else None,
+        reference_fails=fails[0],
         value_getters=tuple((p, _path_getter(p, params_obj)) for p in reads),
     )
 
 
-def _compile_text(text: str | None, key: str, context_args: tuple[Any, ...], params_obj: Any,
-                  problem: Callable[[tuple[int | str, ...], str, str], None]
-                  ) -> tuple[rule_engine.Rule, CompiledCondition] | None:
+def _compile_text(
+    text: str | None,
+    key: str,
+    context_args: tuple[Any, ...],
+    params_obj: Any,
+    problem: Callable[[tuple[int | str, ...], str, str], None],
+) -> tuple[rule_engine.Rule, CompiledCondition] | None:
     if text is None:
         return None
     try:
         reference = rule_engine.Rule(text, context=make_context(*context_args))
     except rule_engine.errors.RuleSyntaxError as error:
-        problem((key,), "syntax", f"{key} is not valid rule-engine syntax: {error.message}"
-                + (f" near {error.token.value!r}" if getattr(error, "token", None) else ""))
+        problem(
+            (key,),
+            "syntax",
+            f"{key} is not valid rule-engine syntax: {error.message}"
+            + (f" near {error.token.value!r}" if getattr(error, "token", None) else ""),
+        )
         return None
     except rule_engine.errors.SymbolResolutionError as error:
-        problem((key,), "unknown_field", f"{key} uses {error.symbol_name!r}, which is not a campaign field"
-                + _suggest(error))
+        problem(
+            (key,),
+            "unknown_field",
+            f"{key} uses {error.symbol_name!r}, which is not a campaign field" + _suggest(error),
+        )
         return None
     except rule_engine.errors.ObjectAttributeError as error:
         code = "unknown_parameter" if getattr(error.object, "name", "") == "Parameters" else "unknown_field"
@@ -458,8 +542,12 @@ def _compile_text(text: str | None, key: str, context_args: tuple[Any, ...], par
         return None
     used = builtins_used(reference.statement.expression) - ALLOWED_BUILTINS
     if used:
-        problem((key,), "nondeterministic", f"{key} uses ${', $'.join(sorted(used))}; only "
-                f"${', $'.join(sorted(ALLOWED_BUILTINS))} are allowed, so decisions do not depend on when they are made")
+        problem(
+            (key,),
+            "nondeterministic",
+            f"{key} uses ${', $'.join(sorted(used))}; only "
+            f"${', $'.join(sorted(ALLOWED_BUILTINS))} are allowed, so decisions do not depend on when they are made",
+        )
         return None
     return reference, compile_condition(reference, params_obj)
 
@@ -491,11 +579,15 @@ def _combine(members: tuple[Ruleset, ...]) -> Ruleset:
     rules = tuple(r for m in members for r in m.rules)
     parameters = {f"{m.id}:{n}": p for m in members for n, p in m.parameters.items()}
     return Ruleset(
-        id="+".join(m.id for m in members), title=Text(zh=" + ".join(m.title.zh for m in members),
-                                                       en=" + ".join(m.title.en for m in members)),
-        families=tuple(f for m in members for f in m.families), effective_from=max(m.effective_from for m in members),
-        revision="+".join(m.revision for m in members), rules=rules, parameters=parameters,
-        digest=_sha256([m.digest for m in members]), members=members,
+        id="+".join(m.id for m in members),
+        title=Text(zh=" + ".join(m.title.zh for m in members), en=" + ".join(m.title.en for m in members)),
+        families=tuple(f for m in members for f in m.families),
+        effective_from=max(m.effective_from for m in members),
+        revision="+".join(m.revision for m in members),
+        rules=rules,
+        parameters=parameters,
+        digest=_sha256([m.digest for m in members]),
+        members=members,
     )
 
 
@@ -510,14 +602,27 @@ class Catalog:
     'convention-2.0+charity-law-2024'
     """
 
-    def __init__(self, sources: Mapping[str, _Source], corpus: Corpus, overrides: Mapping[str, Any] | None = None,
-                 *, problems: Iterable[RuleProblem] = ()):
+    def __init__(
+        self,
+        sources: Mapping[str, _Source],
+        corpus: Corpus,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        problems: Iterable[RuleProblem] = (),
+    ):
         overrides = dict(overrides or {})
         problems = list(problems)  # from reading the files: reported together with those found here
         known = {name for s in sources.values() for name in s.parameters}
         for name in sorted(set(overrides) - known):
-            problems.append(RuleProblem("(overrides)", None, None, "unknown_parameter",
-                                        f"no ruleset has a parameter named {name!r}; known: {sorted(known)}"))
+            problems.append(
+                RuleProblem(
+                    "(overrides)",
+                    None,
+                    None,
+                    "unknown_parameter",
+                    f"no ruleset has a parameter named {name!r}; known: {sorted(known)}",
+                )
+            )
         built = {}
         for ruleset_id, source in sources.items():
             mine = {k: v for k, v in overrides.items() if k in source.parameters}
@@ -564,8 +669,15 @@ class Catalog:
             corpus = corpus.merged(load_corpus(clause_paths, problems), problems)
         added = _read_sources([Path(p) for p in paths], problems)
         for ruleset_id in sorted(set(added) & set(self._sources)):
-            problems.append(RuleProblem(str(added[ruleset_id].header.path), None, None, "duplicate_id",
-                                        f"ruleset {ruleset_id} is already loaded; give the platform's ruleset its own id"))
+            problems.append(
+                RuleProblem(
+                    str(added[ruleset_id].header.path),
+                    None,
+                    None,
+                    "duplicate_id",
+                    f"ruleset {ruleset_id} is already loaded; give the platform's ruleset its own id",
+                )
+            )
             del added[ruleset_id]
         return Catalog({**self._sources, **added}, corpus, self.overrides, problems=problems)
 
@@ -578,8 +690,11 @@ class Catalog:
 
     def for_date(self, when: datetime | date) -> Ruleset:
         """The rulesets in force on ``when`` (a naive time means Asia/Shanghai), combined."""
-        day = when.astimezone(SHANGHAI).date() if isinstance(when, datetime) and when.tzinfo else (
-            when.date() if isinstance(when, datetime) else when)
+        day = (
+            when.astimezone(SHANGHAI).date()
+            if isinstance(when, datetime) and when.tzinfo
+            else (when.date() if isinstance(when, datetime) else when)
+        )
         cached = self._by_day.get(day)
         if cached is not None:
             return cached
@@ -590,8 +705,9 @@ class Catalog:
                 members.append(versions[index - 1])
         if not members:
             first = min(r.effective_from for r in self.rulesets.values())
-            raise RulesetNotFound(f"no ruleset is in force on {day.isoformat()}; the earliest takes effect "
-                                  f"{first.isoformat()}")
+            raise RulesetNotFound(
+                f"no ruleset is in force on {day.isoformat()}; the earliest takes effect {first.isoformat()}"
+            )
         chosen = self._combine(tuple(sorted(members, key=lambda r: (r.effective_from, r.id))))
         if len(self._by_day) < 100_000:
             self._by_day[day] = chosen
@@ -615,7 +731,9 @@ def _read_sources(paths: list[Path], problems: list[RuleProblem]) -> dict[str, _
         if source is None:
             continue
         if source.meta.id in sources:
-            problems.append(RuleProblem(str(path), None, None, "duplicate_id", f"ruleset {source.meta.id} appears twice"))
+            problems.append(
+                RuleProblem(str(path), None, None, "duplicate_id", f"ruleset {source.meta.id} appears twice")
+            )
             continue
         sources[source.meta.id] = source
     return sources
@@ -628,9 +746,16 @@ def _check_unique_rule_ids(rulesets: Iterable[Ruleset], problems: list[RuleProbl
             other = seen.get(rule.id)
             if other is not None and other.ruleset_id != ruleset.id:
                 path, _, line = rule.location.rpartition(":")
-                problems.append(RuleProblem(path, int(line) if line.isdigit() else None, rule.id, "duplicate_id",
-                                            f"rule id {rule.id} is also used by ruleset {other.ruleset_id} "
-                                            f"({other.location}); rule ids must be unique across rulesets"))
+                problems.append(
+                    RuleProblem(
+                        path,
+                        int(line) if line.isdigit() else None,
+                        rule.id,
+                        "duplicate_id",
+                        f"rule id {rule.id} is also used by ruleset {other.ruleset_id} "
+                        f"({other.location}); rule ids must be unique across rulesets",
+                    )
+                )
             seen.setdefault(rule.id, rule)
 
 
@@ -646,8 +771,9 @@ def _default_catalog() -> Catalog:
     return _DEFAULT
 
 
-def load_ruleset(path: Path | str, *, clauses: Iterable[Path | str] = (), parameters: Mapping[str, Any] | None = None
-                 ) -> Ruleset:
+def load_ruleset(
+    path: Path | str, *, clauses: Iterable[Path | str] = (), parameters: Mapping[str, Any] | None = None
+) -> Ruleset:
     """Load one ruleset (a folder or a single file) against the shipped corpus plus ``clauses``."""
     problems: list[RuleProblem] = []
     corpus = load_corpus()

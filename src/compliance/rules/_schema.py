@@ -33,7 +33,6 @@ from rule_engine import DataType
 
 from compliance.campaign import DECIMAL_CONTEXT, SHANGHAI, Campaign
 
-
 EXTRA_SYMBOLS = ("blacklist", "disclosure_answers", "stage")
 """Symbols the facts object provides beside the Campaign fields; ``params`` is bound per ruleset."""
 _HIDDEN_FIELDS = frozenset({"id_number", "id_number_hash", "payee_id_number", "payee_id_number_hash"})

@@ -1,0 +1,131 @@
+"""The command line: output, exit codes a scheduler can act on, and errors that name field and reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compliance.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+BLACKLIST = [
+    "--blacklist",
+    str(EXAMPLES / "blacklist.json"),
+    "--blacklist-key-file",
+    str(EXAMPLES / "demo-blacklist.key"),
+]
+PAYOUT = str(EXAMPLES / "campaign-payout.json")
+
+
+def test_evaluate_prints_the_readable_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", PAYOUT, "--stage", "payout", *BLACKLIST]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Campaign example-2025-0001 at payout: REJECT")
+    assert "cv2.payout.route" in out
+
+
+def test_evaluate_json_is_the_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", PAYOUT, "--stage", "payout", "--json", *BLACKLIST]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["outcome"] == "reject" and decision["stage"] == "payout"
+    assert decision["rule_results"]["cv2.payout.route"] == "fail"
+
+
+def test_the_blacklist_key_may_come_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLIANCE_BLACKLIST_KEY", (EXAMPLES / "demo-blacklist.key").read_text().strip())
+    assert main(["evaluate", PAYOUT, "--json", "--blacklist", str(EXAMPLES / "blacklist.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["rule_results"]["cv2.blacklist.initiator"] == "pass"
+
+
+def test_bad_campaign_exits_65_naming_fields_without_echoing_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "campaign_id": "x",
+                "platform": "p",
+                "created_at": "2025-01-01",
+                "target_amount": "-5",
+                "initiator": {"id_number": "110101199003074578", "real_name_verified": "perhaps"},
+            }
+        )
+    )
+    assert main(["evaluate", str(bad)]) == 65
+    err = capsys.readouterr().err
+    assert "target_amount" in err and "initiator.real_name_verified" in err
+    assert "110101199003074578" not in err and "perhaps" not in err
+
+
+def test_invalid_json_exits_65_with_the_position(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"campaign_id": ')
+    assert main(["evaluate", str(bad)]) == 65
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_a_missing_file_exits_66(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "no-such-file.json"]) == 66
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--ruleset", "convention-9.9"], "no ruleset 'convention-9.9'"),
+        (["--param", "max_target_amount=-1"], "bad_parameter"),
+        (["--param", "nonsense=1"], "unknown_parameter"),
+        (["--blacklist", str(EXAMPLES / "blacklist.json")], "needs the platform key"),
+    ],
+)
+def test_unusable_rules_or_blacklist_exit_78(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COMPLIANCE_BLACKLIST_KEY", raising=False)
+    assert main(["evaluate", PAYOUT, *args]) == 78
+    assert fragment in capsys.readouterr().err
+
+
+def test_a_wrong_command_line_exits_2() -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["evaluate", PAYOUT, "--stage", "withdrawal"])
+    assert caught.value.code == 2
+
+
+def test_a_parameter_override_changes_the_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", PAYOUT, "--json", *BLACKLIST, "--param", "max_target_amount=300000"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["rule_results"]["cv2.cap.target"] == "fail"
+    assert decision["ruleset"]["overrides"] == ["max_target_amount"]
+
+
+def test_platform_rules_and_clauses_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = EXAMPLES / "platform-rules"
+    args = ["--rules", str(rules / "example-platform.yaml"), "--clauses", str(rules / "example-platform-clauses.yaml")]
+    assert main(["evaluate", PAYOUT, "--stage", "payout", "--json", *BLACKLIST, *args]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["rule_results"]["example-platform.payout.staff-review"] == "fail"
+
+
+def test_rules_lists_every_rule_with_its_clauses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [entry["ruleset"] for entry in listing] == ["convention-1.0", "convention-2.0", "charity-law-2024"]
+    route = next(r for e in listing for r in e["rules"] if r["id"] == "cv2.payout.route")
+    assert {"clause": "convention-2.0/payout-thresholds", "grade": "seed"} in route["cites"]
+    assert main(["rules", "--stage", "payout", "--ruleset", "convention-2.0"]) == 0
+    text = capsys.readouterr().out
+    assert "cv2.payout.route" in text and "cv2.cap.target" not in text
+
+
+def test_coverage_writes_the_generated_table(tmp_path: Path) -> None:
+    out = tmp_path / "coverage.md"
+    assert main(["coverage", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == (Path(__file__).parent.parent / "docs" / "clause-coverage.md").read_text(
+        encoding="utf-8"
+    )

@@ -1,0 +1,58 @@
+"""The generated docs match the data, and the README's commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from compliance.rules import Catalog, clause_coverage, coverage_markdown
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_committed_clause_coverage_table_is_generated_from_the_data() -> None:
+    committed = (ROOT / "docs" / "clause-coverage.md").read_text(encoding="utf-8")
+    assert committed == coverage_markdown(), "run `compliance coverage -o docs/clause-coverage.md`"
+
+
+def test_every_clause_appears_with_the_rules_that_cite_it() -> None:
+    coverage = clause_coverage()
+    corpus = Catalog.default().corpus
+    assert set(coverage) == set(corpus)
+    assert "cv2.payout.route" in coverage["convention-2.0/payout-thresholds"]
+    assert "convention-2.0:params.payout_restriction_amount" in coverage["convention-2.0/payout-thresholds"]
+    table = coverage_markdown()
+    for clause_id, users in coverage.items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{clause_id}` |"))
+        assert ("not enforced yet" in row) == (not users)
+
+
+def test_every_rule_cites_at_least_one_clause_that_exists() -> None:
+    catalog = Catalog.default()
+    for ruleset in catalog:
+        for rule in ruleset.rules:
+            assert rule.citations and all(c.clause_id in catalog.corpus for c in rule.citations)
+
+
+def _readme_command(marker: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {marker} -->\s*```bash\n(.+?)\n```", text, re.S)
+    assert match, f"README has no {marker} block"
+    return match.group(1)
+
+
+def test_the_readme_starts_with_its_two_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    main, tests = _readme_command("main-command"), _readme_command("test-command")
+    assert text.index(main) < text.index(tests) < text.index("## ")
+    assert "pip install ." in main and "compliance evaluate examples/" in main
+    assert "pip install '.[test]'" in tests and "pytest" in tests
+
+
+def test_ci_runs_the_commands_it_reads_from_the_readme() -> None:
+    script = ROOT / ".ci" / "run"
+    extract = script.read_text(encoding="utf-8").split("main_command=")[0] + 'readme_command "$1"\n'
+    for marker in ("main-command", "test-command"):
+        out = subprocess.run(["bash", "-c", extract, str(script), marker], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == _readme_command(marker)
