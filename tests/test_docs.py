@@ -54,5 +54,7 @@ def test_ci_runs_the_commands_it_reads_from_the_readme() -> None:
     script = ROOT / ".ci" / "run"
     extract = script.read_text(encoding="utf-8").split("main_command=")[0] + 'readme_command "$1"\n'
     for marker in ("main-command", "test-command"):
-        out = subprocess.run(["bash", "-c", extract, str(script), marker], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["bash", "-c", extract, str(script), marker], cwd=ROOT, capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == _readme_command(marker)
