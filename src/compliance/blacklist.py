@@ -16,10 +16,10 @@ import hashlib
 import hmac
 import json
 import re
-import types
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+
+from pydantic import SecretStr
 
 from compliance.campaign import Campaign
 from compliance.errors import BlacklistError
@@ -107,18 +107,38 @@ class Blacklist:
             return id_number_hash in self._hashes
         return None
 
-    def match(self, campaign: Campaign) -> Any:
+    def match(self, campaign: Campaign) -> Match:
         """``initiator``, ``patient``, ``payee``: listed (true), not listed (false), or unknown (null)."""
-        payout = campaign.payout
-        return types.SimpleNamespace(
-            initiator=self._person(campaign.initiator.id_number, campaign.initiator.id_number_hash),
-            patient=self._person(campaign.patient.id_number, campaign.patient.id_number_hash),
-            payee=None if payout is None else self._person(payout.payee_id_number, payout.payee_id_number_hash),
+        initiator, patient, payout = campaign.initiator, campaign.patient, campaign.payout
+        return Match(
+            self._listed(initiator.id_number, initiator.id_number_hash),
+            self._listed(patient.id_number, patient.id_number_hash),
+            None if payout is None else self._listed(payout.payee_id_number, payout.payee_id_number_hash),
         )
 
-    def _person(self, secret: Any, id_hash: str | None) -> bool | None:
-        return self.contains(id_number=None if secret is None else secret.get_secret_value(), id_number_hash=id_hash)
+    def _listed(self, secret: SecretStr | None, id_hash: str | None) -> bool | None:
+        if secret is not None:
+            mac = self._mac.copy()
+            mac.update(secret.get_secret_value().strip().upper().encode("utf-8"))
+            return mac.hexdigest() in self._hashes
+        if id_hash is not None:
+            return id_hash in self._hashes
+        return None
 
 
-UNCHECKED = types.SimpleNamespace(initiator=None, patient=None, payee=None)
+class Match:
+    """Whether each person of a campaign is listed: true, false, or ``None`` when they could not be checked."""
+
+    __slots__ = ("initiator", "patient", "payee")
+
+    def __init__(self, initiator: bool | None, patient: bool | None, payee: bool | None) -> None:
+        self.initiator = initiator
+        self.patient = patient
+        self.payee = payee
+
+    def __repr__(self) -> str:
+        return f"Match(initiator={self.initiator}, patient={self.patient}, payee={self.payee})"
+
+
+UNCHECKED = Match(None, None, None)
 """The blacklist view when no blacklist was supplied: nobody could be checked."""

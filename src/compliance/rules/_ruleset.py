@@ -159,27 +159,19 @@ class Rule:
     reference_applies: rule_engine.Rule | None = field(repr=False)
     reference_fails: rule_engine.Rule = field(repr=False)
     value_getters: tuple[tuple[str, Getter], ...] = field(repr=False)
+    message_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(repr=False)
+    """The zh and en messages split at their placeholders: literal, path, literal, path, …, literal."""
+    status: Callable[[Facts], str] = field(repr=False)
+    """``status(facts)``: pass, fail, not_applicable or not_evaluable, by the compiled conditions.
+
+    Order: ``applies_when`` (false: not_applicable), then ``requires`` (a missing value: not_evaluable),
+    then ``fails_when`` (true: fail, false: pass). Any error: not_evaluable. Built once per rule by
+    :func:`_status_function`, specialised to the parts the rule has (it runs for every campaign)."""
 
     @property
     def compiled(self) -> bool:
         """Whether both conditions run as compiled closures (else rule-engine evaluates them)."""
         return self.fails.compiled and (self.applies is None or self.applies.compiled)
-
-    def status(self, facts: Facts) -> str:
-        """pass, fail, not_applicable or not_evaluable for these facts, by the compiled conditions.
-
-        Order: ``applies_when`` (false: not_applicable), then ``requires`` (a missing value:
-        not_evaluable), then ``fails_when`` (true: fail, false: pass). Any error: not_evaluable.
-        """
-        try:
-            if self.applies is not None and not self.applies.evaluate(facts):
-                return "not_applicable"
-            for getter in self.required:
-                if _missing(getter, facts):
-                    return "not_evaluable"
-            return "fail" if self.fails.evaluate(facts) else "pass"
-        except Exception:  # any failure to evaluate means the rule cannot vouch: fail closed
-            return "not_evaluable"
 
     def unevaluable_reason(self, facts: Facts) -> str:
         """Why :meth:`status` gave not_evaluable: the first missing value, or the error raised."""
@@ -209,22 +201,50 @@ class Rule:
             return "not_evaluable"
 
     def values(self, facts: Facts) -> dict[str, Any]:
-        """The values this rule reads, by path, JSON-safe."""
+        """The values this rule reads, by path, JSON-safe (parameters were converted once, at load)."""
         out = {}
         for path, getter in self.value_getters:
             try:
                 value = getter(facts)
             except Exception:
                 value = None
-            if not isinstance(value, BaseModel):  # a required object's own fields are listed where read
-                out[path] = _json_value(value)
+            if value is not _OBJECT:  # a required object's own fields are listed where they are read
+                out[path] = value
         return out
 
     def render_message(self, values: Mapping[str, Any]) -> Text:
-        def fill(template: str) -> str:
-            return _PLACEHOLDER.sub(lambda m: _display(values.get(m.group(1))), template)
+        """The failure message with its placeholders filled from ``values`` (amounts as 312,000.00)."""
+        zh, en = self.message_parts
+        return Text._trusted(zh=_fill(zh, values), en=_fill(en, values))
 
-        return Text._trusted(zh=fill(self.message.zh), en=fill(self.message.en))
+
+def _status_function(
+    applies: CompiledCondition | None, required: tuple[Getter, ...], fails: CompiledCondition
+) -> Callable[[Facts], str]:
+    check = fails.evaluate
+    if applies is None and not required:
+
+        def status(facts: Facts) -> str:
+            try:
+                return "fail" if check(facts) else "pass"
+            except Exception:  # any failure to evaluate means the rule cannot vouch: fail closed
+                return "not_evaluable"
+
+        return status
+    applies_now = None if applies is None else applies.evaluate
+
+    def full_status(facts: Facts) -> str:
+        try:
+            if applies_now is not None and not applies_now(facts):
+                return "not_applicable"
+            for get in required:
+                if get(facts) is None:
+                    return "not_evaluable"
+            return "fail" if check(facts) else "pass"
+        except Exception:  # a missing parent (AttributeError) or a failed condition: fail closed
+            return "not_evaluable"
+
+    return full_status
 
 
 def _missing(getter: Getter, facts: Facts) -> bool:
@@ -234,18 +254,43 @@ def _missing(getter: Getter, facts: Facts) -> bool:
         return True
 
 
+_AMOUNT = re.compile(r"^(\d+)\.(\d\d)$")
+
+
+def _fill(parts: tuple[str, ...], values: Mapping[str, Any]) -> str:
+    pieces = list(parts)
+    for index in range(1, len(pieces), 2):
+        pieces[index] = _display(values.get(pieces[index]))
+    return "".join(pieces)
+
+
 def _display(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            return value
-        return f"{amount:,.2f}" if amount.is_finite() and "." in value else value
+        amount = _AMOUNT.match(value)  # money reaches messages as its exact text, e.g. "312000.00"
+        return f"{int(amount[1]):,}.{amount[2]}" if amount else value
     return str(value)
+
+
+_OBJECT = object()
+"""What a value getter returns for a whole nested object (e.g. a required ``payout``): not listed."""
+
+
+def _json_getter(path: str, params: Any) -> Getter:
+    """A getter of the JSON-safe value at ``path``; a parameter's is computed once, here."""
+    if path.startswith("params."):
+        constant = _json_value(operator.attrgetter(path.removeprefix("params."))(params))
+        return lambda _facts: constant
+    get = _path_getter(path)
+
+    def json_value(facts: Facts) -> Any:
+        value = get(facts)
+        return _OBJECT if isinstance(value, BaseModel) else _json_value(value)
+
+    return json_value
 
 
 def _path_getter(path: str, params: Any = None) -> Getter:
@@ -502,7 +547,9 @@ def _compile_rule(
         fails=fails[1],
         reference_applies=applies[0] if applies else None,
         reference_fails=fails[0],
-        value_getters=tuple((p, _path_getter(p, params_obj)) for p in reads),
+        value_getters=tuple((p, _json_getter(p, params_obj)) for p in reads),
+        message_parts=(tuple(_PLACEHOLDER.split(spec.message.zh)), tuple(_PLACEHOLDER.split(spec.message.en))),
+        status=_status_function(applies[1] if applies else None, tuple(_path_getter(p) for p in requires), fails[1]),
     )
 
 
@@ -690,11 +737,10 @@ class Catalog:
 
     def for_date(self, when: datetime | date) -> Ruleset:
         """The rulesets in force on ``when`` (a naive time means Asia/Shanghai), combined."""
-        day = (
-            when.astimezone(SHANGHAI).date()
-            if isinstance(when, datetime) and when.tzinfo
-            else (when.date() if isinstance(when, datetime) else when)
-        )
+        if isinstance(when, datetime):  # validated campaign times are already in Asia/Shanghai
+            day = (when if when.tzinfo is SHANGHAI or when.tzinfo is None else when.astimezone(SHANGHAI)).date()
+        else:
+            day = when
         cached = self._by_day.get(day)
         if cached is not None:
             return cached
