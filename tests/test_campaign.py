@@ -115,3 +115,24 @@ def test_identity_numbers_are_secrets_kept_out_of_repr_and_dumps() -> None:
 def test_a_campaign_is_immutable() -> None:
     with pytest.raises(Exception, match="frozen"):
         parse().raised_amount = Decimal(1)  # type: ignore[misc]
+
+
+def test_json_text_reads_as_the_same_campaign_as_its_dict() -> None:
+    import json
+
+    data = {**BASE, "raised_amount": "49999.99", "disclosure": {"house": False}}
+    text = json.dumps(data, ensure_ascii=False)
+    assert Campaign.parse(text) == Campaign.parse(text.encode("utf-8")) == Campaign.parse(data)
+
+
+def test_invalid_json_text_is_a_campaign_error_that_does_not_echo_it() -> None:
+    with pytest.raises(CampaignError) as caught:
+        Campaign.parse('{"campaign_id": "c-1", "initiator": {"id_number": "110101199003074578"')
+    assert caught.value.problems[0].code == "json_invalid"
+    assert "110101199003074578" not in str(caught.value)
+
+
+def test_json_text_errors_name_the_field() -> None:
+    with pytest.raises(CampaignError) as caught:
+        Campaign.parse('{"campaign_id": "c", "platform": "p", "created_at": "2025-01-01", "target_amount": -3}')
+    assert [(p.loc, p.code) for p in caught.value.problems] == [("target_amount", "greater_than_equal")]

@@ -75,3 +75,14 @@ def test_raw_identity_numbers_never_appear_in_a_decision(data: dict, stage: str)
     ]
     for number in filter(None, raw):
         assert number not in rendered
+
+
+@given(data=campaigns(), stage=STAGES)
+def test_a_campaign_decides_alike_as_json_text_dict_or_campaign(data: dict, stage: str) -> None:
+    import json
+
+    from_dict = compliance.evaluate(data, stage=stage, blacklist=BLACKLIST).model_dump_json()
+    text = json.dumps(data, ensure_ascii=False)
+    assert compliance.evaluate(text, stage=stage, blacklist=BLACKLIST).model_dump_json() == from_dict
+    parsed = compliance.Campaign.parse(text.encode("utf-8"))
+    assert compliance.evaluate(parsed, stage=stage, blacklist=BLACKLIST).model_dump_json() == from_dict

@@ -32,13 +32,16 @@ _WHY_MISSING: Mapping[str, str] = {
 
 
 def evaluate(
-    campaign: Campaign | dict[str, Any],
+    campaign: Campaign | dict[str, Any] | str | bytes,
     *,
     stage: Stage = "publish",
     ruleset: Ruleset | Catalog | str | None = None,
     blacklist: Blacklist | None = None,
 ) -> Decision:
     """Check one campaign at one stage and explain the result.
+
+    ``campaign`` is a :class:`~compliance.Campaign`, a plain nested dict, or JSON text (a request body
+    as it arrived: validated directly, which is the fastest way in).
 
     ``stage`` is ``"publish"`` (pre-review before going live) or ``"payout"`` (a withdrawal request).
     With no ``ruleset``, the rulesets in force on the event's date are used (publish: ``created_at``;

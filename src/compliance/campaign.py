@@ -174,19 +174,29 @@ class Campaign(_Model):
     payout: Payout | None = None
 
     @classmethod
-    def parse(cls, data: Campaign | dict[str, Any], *, row: int | str | None = None) -> Campaign:
-        """Read a campaign from a plain nested dict (or pass one through), raising :class:`CampaignError`."""
+    def parse(cls, data: Campaign | dict[str, Any] | str | bytes, *, row: int | str | None = None) -> Campaign:
+        """Read a campaign from a plain nested dict or JSON text (or pass one through).
+
+        JSON text is validated directly by pydantic-core, without building a dict first: a backend can
+        hand over a request body as it arrived. Raises :class:`CampaignError` naming every field at fault.
+        """
         if isinstance(data, cls):
             return data
-        if not isinstance(data, dict):
-            raise CampaignError(
-                [FieldProblem("(campaign)", "type", f"expected a mapping of fields, got {type(data).__name__}")],
-                row=row,
-            )
         try:
-            return cls.model_validate(data)
+            if isinstance(data, (str, bytes, bytearray)):
+                return cls.model_validate_json(data)
+            if isinstance(data, dict):
+                return cls.model_validate(data)
         except ValidationError as error:
             raise CampaignError(field_problems(error), row=row) from None
+        raise CampaignError(
+            [
+                FieldProblem(
+                    "(campaign)", "type", f"expected a mapping of fields or JSON text, got {type(data).__name__}"
+                )
+            ],
+            row=row,
+        )
 
 
 def field_problems(error: ValidationError) -> list[FieldProblem]:
