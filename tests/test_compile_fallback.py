@@ -276,3 +276,37 @@ def test_reading_a_campaign_ignores_the_callers_decimal_context() -> None:
         context.prec = 5
         campaign = Campaign.parse(data)
     assert campaign.target_amount == decimal.Decimal("123456.78")
+
+
+def test_integer_counts_compare_as_rule_engine_reads_them(tmp_path: Path) -> None:
+    # rule-engine reads Python ints as Decimal; compiled code must too, or `==` (which is false between
+    # different types) would disagree with it.
+    path = tmp_path / "counts.yaml"
+    path.write_text(
+        """\
+ruleset: {id: counts, title: {zh: 计数, en: Counts}, family: counts, effective_from: 2018-01-01, revision: 1}
+rules:
+  - id: counts.exact
+    title: {zh: 证实数, en: Endorsements}
+    stages: [publish]
+    severity: low
+    fails_when: activity.endorsement_count == 0 or (activity&.donation_count ?? 1) == 5
+    effect: {outcome: review}
+    cites: [convention-2.0/real-name-verification]
+    message: {zh: 无, en: none}
+""",
+        encoding="utf-8",
+    )
+    (rule,) = load_ruleset(path).rules
+    assert rule.compiled
+    for activity, expected in [
+        ({"endorsement_count": 0}, "fail"),
+        ({"donation_count": 5}, "fail"),
+        ({"endorsement_count": 3, "donation_count": 4}, "pass"),
+        ({}, "pass"),
+    ]:
+        campaign = Campaign.parse(
+            {"campaign_id": "c", "platform": "p", "created_at": "2025-01-01", "target_amount": 1, "activity": activity}
+        )
+        facts = Facts(campaign, "publish", UNCHECKED, campaign.disclosure.__dict__)
+        assert rule.status(facts) == rule.reference_status(facts) == expected, activity

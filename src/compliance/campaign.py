@@ -35,10 +35,12 @@ from compliance.errors import CampaignError, FieldProblem
 __all__ = [
     "DISCLOSURE_ITEMS",
     "SHANGHAI",
+    "Activity",
     "Campaign",
     "Disclosure",
     "Documents",
     "Initiator",
+    "Medical",
     "Patient",
     "Payee",
     "Payout",
@@ -88,6 +90,8 @@ def _normalise_id(value: Any) -> Any:
 
 
 IdNumber = Annotated[SecretStr, BeforeValidator(_normalise_id)]
+Count = Annotated[int, Field(ge=0)]
+"""A count of things the platform observed; ``None`` where the export does not say (unknown, not zero)."""
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -110,6 +114,12 @@ class Initiator(_Person):
     relation_to_patient: Relation | None = None
     truthfulness_acknowledged: bool | None = None
     """Whether the initiator acknowledged being responsible for the truth of the information."""
+    account_created_at: Instant | None = None
+    """When the initiator's platform account was opened."""
+    prior_campaign_count: Count | None = None
+    """Campaigns this initiator started before this one, on this platform."""
+    prior_rejection_count: Count | None = None
+    """Earlier applications by this initiator that review rejected."""
 
 
 class Patient(_Person):
@@ -131,6 +141,47 @@ class Disclosure(_Model):
 
 DISCLOSURE_ITEMS: tuple[str, ...] = tuple(Disclosure.model_fields)
 """Every disclosure item the schema knows, in schema order."""
+
+
+DiagnosisCategory = Literal[
+    "leukemia",
+    "lymphoma",
+    "solid_tumor",
+    "organ_failure",
+    "congenital_heart",
+    "burn_or_trauma",
+    "stroke",
+    "rare_disease",
+    "other",
+]
+"""Broad diagnosis groups, enough to compare a target with what such treatment usually costs."""
+
+
+class Medical(_Model):
+    """The illness and its treatment, as the platform recorded them."""
+
+    diagnosis_category: DiagnosisCategory | None = None
+    diagnosis: str | None = None
+    """Free text as written on the campaign; kept for people, not used as a model feature."""
+    hospital_id: str | None = None
+    estimated_cost: Money | None = None
+    """The treating hospital's itemised cost estimate (预估治疗费用), when one was given."""
+    document_hashes: tuple[str, ...] = ()
+    """Content hashes of the medical documents submitted (to find the same record on other campaigns)."""
+
+
+class Activity(_Model):
+    """What the platform saw while the campaign ran. Each count is ``None`` when unknown, never 0 by default."""
+
+    donation_count: Count | None = None
+    donations_first_24h: Count | None = None
+    amount_first_24h: Money | None = None
+    share_count: Count | None = None
+    endorsement_count: Count | None = None
+    """证实: acquaintances vouching for the campaign."""
+    endorsements_first_24h: Count | None = None
+    complaint_count: Count | None = None
+    """举报: reports received from the public or the family."""
 
 
 class Documents(_Model):
@@ -172,6 +223,12 @@ class Campaign(_Model):
     disclosure: Disclosure = Disclosure()
     documents: Documents = Documents()
     payout: Payout | None = None
+    medical: Medical = Medical()
+    activity: Activity = Activity()
+    promoter_id: str | None = None
+    """The offline staff member or promoter who brought the campaign in, if any (a platform id)."""
+    other_platform_campaign_ids: tuple[str, ...] = ()
+    """Campaigns for the same patient found on other platforms."""
 
     @classmethod
     def parse(cls, data: Campaign | dict[str, Any] | str | bytes, *, row: int | str | None = None) -> Campaign:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import rule_engine
 from rule_engine import ast
 from rule_engine.types import DataType
 
-from compliance.rules._schema import EXTRA_SYMBOLS, Facts
+from compliance.rules._schema import EXTRA_SYMBOLS, INTEGER_PATHS, Facts
 
 Getter = Callable[[Facts], Any]
 
@@ -204,13 +205,19 @@ class _Compiler:
             self.reads[-1] = _public(f"{obj.path}.{name}")
         if obj.path is not None and not node.safe:
             path = f"{obj.path}.{name}"
+            if _public(path) in INTEGER_PATHS:  # rule-engine reads ints as Decimal; so must we
+                return _Node(fn=_as_decimal(operator.attrgetter(path)), path=path)
             return _Node(fn=operator.attrgetter(path), path=path)
         get_obj = obj.getter()
         if node.safe:
+            convert = obj.path is not None and _public(f"{obj.path}.{name}") in INTEGER_PATHS
 
             def safe_attribute(f: Facts) -> Any:
                 value = get_obj(f)
-                return None if value is None else getattr(value, name)
+                if value is None:
+                    return None
+                value = getattr(value, name)
+                return Decimal(value) if convert and value is not None else value
 
             return _Node(fn=safe_attribute)
         return _Node(fn=lambda f: getattr(get_obj(f), name))
@@ -310,6 +317,14 @@ class _Compiler:
             return _Node(const=tuple(r.const for c, r in branches if c is None or c.const))
         compiled = [(None if c is None else c.getter(), r.getter()) for c, r in branches]
         return _Node(fn=lambda f: tuple(r(f) for c, r in compiled if c is None or c(f)))
+
+
+def _as_decimal(get: Getter) -> Getter:
+    def read(f: Facts) -> Any:
+        value = get(f)
+        return None if value is None else Decimal(value)
+
+    return read
 
 
 def _public(path: str) -> str:

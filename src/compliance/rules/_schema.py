@@ -81,6 +81,8 @@ def datatype_of(annotation: Any) -> Any:
         members = [a for a in get_args(annotation) if a is not type(None)]
         inner = datatype_of(members[0]) if len(members) == 1 else DataType.UNDEFINED
         return DataType.NULLABLE(inner) if len(members) < len(get_args(annotation)) else inner
+    if origin is tuple:
+        return DataType.ARRAY(datatype_of(get_args(annotation)[0]))
     if origin is Literal or annotation is str:
         return DataType.STRING
     if annotation is bool:
@@ -101,6 +103,23 @@ def _object_type(model: type[BaseModel]) -> Any:
         if name not in _HIDDEN_FIELDS and _unwrap_annotated(field.annotation) is not SecretStr
     }
     return DataType.OBJECT(model.__name__, attributes)
+
+
+def integer_paths(model: type[BaseModel] = Campaign, prefix: str = "") -> frozenset[str]:
+    """Paths whose values are Python ints: rule-engine reads them as ``Decimal``, so compiled code must too."""
+    paths = set()
+    for name, field in model.model_fields.items():
+        annotation = _unwrap_annotated(field.annotation)
+        members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+        inner = _unwrap_annotated(members[0])
+        if inner is int:
+            paths.add(prefix + name)
+        elif isinstance(inner, type) and issubclass(inner, BaseModel):
+            paths |= integer_paths(inner, f"{prefix}{name}.")
+    return frozenset(paths)
+
+
+INTEGER_PATHS = integer_paths()
 
 
 @cache
