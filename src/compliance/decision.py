@@ -22,6 +22,8 @@ __all__ = [
     "Decision",
     "Finding",
     "Obligation",
+    "Risk",
+    "RiskReason",
     "RuleStatus",
     "RulesetRef",
     "Source",
@@ -118,6 +120,28 @@ class Obligation(_Frozen):
     message: Text
 
 
+class RiskReason(_Frozen):
+    """One reason behind a risk score: a feature, the campaign's value, and how much it raised the score."""
+
+    feature: str
+    value: str | None
+    """The campaign's value as a reviewer reads it (e.g. ``"3"`` hours, ``"4.0"`` times); ``None`` for a yes/no signal."""
+    contribution: float
+    """How much the feature raised the score's log-odds, against its typical value among legitimate campaigns."""
+    message: Text
+
+
+class Risk(_Frozen):
+    """A risk score to help people choose what to review. It is a flag, never a finding of fraud."""
+
+    score: float
+    """Calibrated probability that review will find the campaign malicious (on the model's training data)."""
+    band: Literal["low", "elevated", "high"]
+    reasons: tuple[RiskReason, ...]
+    model: str
+    """The model's name and version; its card says what it was trained on."""
+
+
 class RulesetRef(_Frozen):
     """Exactly which rules made a decision."""
 
@@ -145,6 +169,8 @@ class Decision(_Frozen):
     library_version: str
     input_digest: str
     """SHA-256 of the validated campaign's canonical JSON (identity numbers excluded)."""
+    risk: Risk | None = None
+    """The risk model's score, band and reasons; ``None`` when no model was used."""
 
     @property
     def payout_routes(self) -> tuple[str, ...] | None:

@@ -10,7 +10,9 @@ a rule is not an exception: it is a :class:`~compliance.Decision` whose outcome 
     ├── RuleFileError        a rule or clause file failed its load-time checks (each problem: file, line,
     │                        rule id, code, what to fix); every problem in the files is reported at once
     ├── RulesetNotFound      no ruleset of that id, or none in force on the event's date
-    └── BlacklistError       a blacklist could not be built (bad hash, missing key)
+    ├── BlacklistError       a blacklist could not be built (bad hash, missing key)
+    └── ModelFileError       a risk-model file is not one this library can use safely (wrong format,
+                             other feature schema or scikit-learn version, altered, untrusted types)
 
 Messages never contain a raw identity number: fields that hold one are reported by name only.
 """
@@ -24,6 +26,7 @@ __all__ = [
     "CampaignError",
     "ComplianceError",
     "FieldProblem",
+    "ModelFileError",
     "RuleFileError",
     "RuleProblem",
     "RulesetNotFound",
@@ -93,3 +96,7 @@ class RulesetNotFound(ComplianceError, LookupError):
 
 class BlacklistError(ComplianceError, ValueError):
     """A blacklist could not be built or read."""
+
+
+class ModelFileError(ComplianceError, ValueError):
+    """A risk-model file cannot be used: it says why, and nothing in it was executed."""

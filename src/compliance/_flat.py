@@ -1,0 +1,69 @@
+"""A campaign as one flat row: dotted column names for every leaf of the Campaign schema.
+
+Tables (exports, feature frames, synthetic data) hold campaigns as rows with columns such as
+``disclosure.house`` or ``activity.donation_count``; :func:`flatten` and :func:`unflatten` convert
+between that row and the nested form the schema validates. Raw identity numbers have no column:
+tables carry only their keyed hashes.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, SecretStr
+
+from compliance.campaign import Campaign
+
+__all__ = ["FLAT_COLUMNS", "flatten", "unflatten"]
+
+
+def _leaves(model: type[BaseModel], prefix: str = "") -> list[str]:
+    out = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        while get_origin(annotation) is typing.Annotated:
+            annotation = get_args(annotation)[0]
+        members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+        inner = members[0]
+        while get_origin(inner) is typing.Annotated:
+            inner = get_args(inner)[0]
+        if inner is SecretStr:
+            continue
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            out += _leaves(inner, f"{prefix}{name}.")
+        else:
+            out.append(prefix + name)
+    return out
+
+
+FLAT_COLUMNS: tuple[str, ...] = tuple(_leaves(Campaign))
+"""Every flat column, in schema order (``payout.*`` columns are empty when there is no payout)."""
+
+_PAYOUT = tuple(c for c in FLAT_COLUMNS if c.startswith("payout."))
+
+
+def flatten(campaign: Campaign) -> dict[str, Any]:
+    """The campaign's values by flat column (Python values: Decimal, datetime, bool, str, tuple, None)."""
+    row: dict[str, Any] = {}
+    for column in FLAT_COLUMNS:
+        value: Any = campaign
+        for part in column.split("."):
+            value = getattr(value, part, None) if value is not None else None
+        row[column] = value
+    return row
+
+
+def unflatten(row: dict[str, Any]) -> dict[str, Any]:
+    """A nested dict from a flat row, ready for :meth:`Campaign.parse`; no payout when its columns are empty."""
+    nested: dict[str, Any] = {}
+    has_payout = any(row.get(c) is not None for c in _PAYOUT)
+    for column, value in row.items():
+        if column.startswith("payout.") and not has_payout:
+            continue
+        *parents, leaf = column.split(".")
+        target = nested
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return nested
