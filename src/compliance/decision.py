@@ -49,6 +49,12 @@ class _Frozen(BaseModel):
         would double its cost. The result is identical to ``model_validate`` of the same values, which
         ``tests/test_decision.py`` checks through a JSON round trip.
         """
+        defaults = cls.__dict__.get("_defaults")
+        if defaults is None:  # fields with defaults, filled in when not given, as validation would
+            defaults = {n: f.default for n, f in cls.model_fields.items() if not f.is_required()}
+            type.__setattr__(cls, "_defaults", defaults)
+        if len(values) < len(cls.model_fields):  # in field order: the serializer follows __dict__'s order
+            values = {name: values[name] if name in values else defaults[name] for name in cls.model_fields}
         model = cls.__new__(cls)
         object.__setattr__(model, "__dict__", values)
         object.__setattr__(model, "__pydantic_fields_set__", set(values))
@@ -125,7 +131,7 @@ class RiskReason(_Frozen):
 
     feature: str
     value: str | None
-    """The campaign's value as a reviewer reads it (e.g. ``"3"`` hours, ``"4.0"`` times); ``None`` for a yes/no signal."""
+    """The campaign's value as a reviewer reads it (``"3"`` hours, ``"4.0"`` times); ``None`` for a yes/no signal."""
     contribution: float
     """How much the feature raised the score's log-odds, against its typical value among legitimate campaigns."""
     message: Text
