@@ -21,6 +21,12 @@ from compliance.blacklist import UNCHECKED
 from compliance.rules import Ruleset, load_ruleset
 from compliance.rules._schema import Facts
 
+
+def evaluate(*args: Any, **kwargs: Any) -> compliance.Decision:
+    """These tests check the rules alone; risk scoring has its own tests (tests/test_risk_*.py)."""
+    return compliance.evaluate(*args, model=None, **kwargs)
+
+
 HEADER = """\
 ruleset:
   id: fallback
@@ -185,20 +191,20 @@ def test_errors_raised_by_the_fallback_are_explained(ruleset: Ruleset) -> None:
 def test_fallback_rules_evaluate_end_to_end(ruleset: Ruleset) -> None:
     for index, name in enumerate(CAMPAIGNS):
         campaign = parse(name)
-        decision = compliance.evaluate(campaign, ruleset=ruleset)
+        decision = evaluate(campaign, ruleset=ruleset)
         assert decision.rule_results == {rule_id: statuses[index] for rule_id, statuses in EXPECTED.items()}, name
         failed = {f.rule_id for f in decision.findings}
         assert failed == {rule_id for rule_id, s in EXPECTED.items() if s[index] in (F, NE)}
         if any(s[index] in (F, NE) for s in EXPECTED.values()):
             assert decision.outcome == "review"
 
-    decision = compliance.evaluate(parse("a-fen-over-half"), ruleset=ruleset)
+    decision = evaluate(parse("a-fen-over-half"), ruleset=ruleset)
     finding = next(f for f in decision.findings if f.rule_id == "fb.arithmetic")
     assert finding.status == "fail"
     assert finding.values == {"raised_amount": "50.01", "target_amount": "100.00"}
     assert finding.message.en == "¥50.01 is over half of ¥100.00."
 
-    decision = compliance.evaluate(parse("nothing-raised"), ruleset=ruleset)
+    decision = evaluate(parse("nothing-raised"), ruleset=ruleset)
     finding = next(f for f in decision.findings if f.rule_id == "fb.divide")
     assert finding.status == "not_evaluable"
     assert finding.reason is not None and "division by zero" in finding.reason
@@ -261,11 +267,11 @@ def test_fallback_arithmetic_ignores_the_callers_decimal_context(tmp_path: Path)
             "raised_amount": "123456.78",
         }
     )
-    assert compliance.evaluate(campaign, ruleset=precise).rule_results == {"fb.precise": "fail"}  # 370370.34
+    assert evaluate(campaign, ruleset=precise).rule_results == {"fb.precise": "fail"}  # 370370.34
     with decimal.localcontext() as context:
         context.prec = 5  # 370370.34 would round to 3.7037E+5, which is not over 370370.33
         context.traps[decimal.Inexact] = True
-        assert compliance.evaluate(campaign, ruleset=precise).rule_results == {"fb.precise": "fail"}
+        assert evaluate(campaign, ruleset=precise).rule_results == {"fb.precise": "fail"}
 
 
 def test_reading_a_campaign_ignores_the_callers_decimal_context() -> None:

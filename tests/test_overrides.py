@@ -19,6 +19,12 @@ from compliance import Blacklist, RuleFileError
 from compliance.rules import Catalog, load_ruleset
 from compliance.rules._ruleset import RULES_DIR
 
+
+def evaluate(*args: Any, **kwargs: Any) -> compliance.Decision:
+    """These tests check the rules alone; risk scoring has its own tests (tests/test_risk_*.py)."""
+    return compliance.evaluate(*args, model=None, **kwargs)
+
+
 KEY = "a platform key of 16+ chars"
 BLACKLIST = Blacklist(["f" * 64], key=KEY)  # nobody in these campaigns is listed
 ALL_ANSWERED = {
@@ -73,7 +79,7 @@ def lower_cap() -> Catalog:
 
 def test_the_test_campaign_is_approved_by_the_shipped_rules() -> None:
     for created_at in ("2019-06-01 10:00", "2022-06-01 10:00", "2025-06-01 10:00"):
-        decision = compliance.evaluate(campaign(created_at), blacklist=BLACKLIST)
+        decision = evaluate(campaign(created_at), blacklist=BLACKLIST)
         assert (decision.outcome, decision.findings) == ("approve", ()), decision
 
 
@@ -91,8 +97,8 @@ def test_lower_cap_moves_the_boundary_to_the_fen(
         "500000.01": ("fail", "fail"),
     }
     for target, (custom_status, shipped_status) in expected.items():
-        custom = compliance.evaluate(campaign(created_at, target_amount=target), ruleset=lower_cap, blacklist=BLACKLIST)
-        shipped = compliance.evaluate(campaign(created_at, target_amount=target), blacklist=BLACKLIST)
+        custom = evaluate(campaign(created_at, target_amount=target), ruleset=lower_cap, blacklist=BLACKLIST)
+        shipped = evaluate(campaign(created_at, target_amount=target), blacklist=BLACKLIST)
         assert custom.ruleset.id == shipped.ruleset.id == ruleset_id
         assert (custom.rule_results[rule_id], shipped.rule_results[rule_id]) == (
             custom_status,
@@ -105,10 +111,8 @@ def test_lower_cap_moves_the_boundary_to_the_fen(
 def test_override_is_recorded_on_the_decision(
     lower_cap: Catalog, created_at: str, rule_id: str, ruleset_id: str
 ) -> None:
-    custom = compliance.evaluate(
-        campaign(created_at, target_amount="400000.01"), ruleset=lower_cap, blacklist=BLACKLIST
-    )
-    shipped = compliance.evaluate(campaign(created_at, target_amount="400000.01"), blacklist=BLACKLIST)
+    custom = evaluate(campaign(created_at, target_amount="400000.01"), ruleset=lower_cap, blacklist=BLACKLIST)
+    shipped = evaluate(campaign(created_at, target_amount="400000.01"), blacklist=BLACKLIST)
     assert custom.ruleset.overrides == ("max_target_amount",)
     assert shipped.ruleset.overrides == ()
     assert custom.ruleset.revision.endswith("+custom")
@@ -123,9 +127,7 @@ def test_override_is_recorded_on_the_decision(
 
 
 def test_override_applies_with_the_charity_law_layer_too(lower_cap: Catalog) -> None:
-    decision = compliance.evaluate(
-        campaign("2025-06-01 10:00", target_amount="400000.01"), ruleset=lower_cap, blacklist=BLACKLIST
-    )
+    decision = evaluate(campaign("2025-06-01 10:00", target_amount="400000.01"), ruleset=lower_cap, blacklist=BLACKLIST)
     assert decision.ruleset.id == "convention-2.0+charity-law-2024"
     assert decision.rule_results["cv2.cap.target"] == "fail"
     assert decision.ruleset.overrides == ("max_target_amount",)
@@ -158,8 +160,8 @@ def test_payout_restriction_override_moves_the_payout_boundary() -> None:
         "300000.00": ("fail", "fail"),
     }
     for raised, (custom_status, shipped_status) in cases.items():
-        custom = compliance.evaluate(payout_campaign(raised), stage="payout", ruleset=catalog, blacklist=BLACKLIST)
-        shipped = compliance.evaluate(payout_campaign(raised), stage="payout", blacklist=BLACKLIST)
+        custom = evaluate(payout_campaign(raised), stage="payout", ruleset=catalog, blacklist=BLACKLIST)
+        shipped = evaluate(payout_campaign(raised), stage="payout", blacklist=BLACKLIST)
         assert custom.rule_results["cv2.payout.route"] == custom_status, raised
         assert shipped.rule_results["cv2.payout.route"] == shipped_status, raised
         if custom_status == "fail":
@@ -167,7 +169,7 @@ def test_payout_restriction_override_moves_the_payout_boundary() -> None:
             assert custom.payout_routes == ("hospital_account", "batched_with_plan")
         assert custom.ruleset.overrides == ("payout_restriction_amount",)
     # Paying the hospital is the permitted route above the (new) threshold.
-    hospital = compliance.evaluate(
+    hospital = evaluate(
         payout_campaign("100000.00", payee="hospital_account"),
         stage="payout",
         ruleset=catalog,
@@ -246,10 +248,10 @@ def test_valid_disclosure_items_override_changes_when_disclosure_is_complete() -
     catalog = Catalog.default().with_parameters({"complete_disclosure_items": ["house", "car"]})
     disclosure = {**ALL_ANSWERED, "commercial_insurance": None}
     raised = "60000.00"  # above the incomplete-disclosure threshold (50,000), below 300,000
-    custom = compliance.evaluate(
+    custom = evaluate(
         payout_campaign(raised, disclosure=disclosure), stage="payout", ruleset=catalog, blacklist=BLACKLIST
     )
-    shipped = compliance.evaluate(payout_campaign(raised, disclosure=disclosure), stage="payout", blacklist=BLACKLIST)
+    shipped = evaluate(payout_campaign(raised, disclosure=disclosure), stage="payout", blacklist=BLACKLIST)
     assert shipped.rule_results["cv2.payout.route"] == "fail"
     assert custom.rule_results["cv2.payout.route"] == "not_applicable"
 
@@ -359,9 +361,7 @@ def test_platform_family_applies_by_date_with_the_shipped_ones(acme: Catalog) ->
 
 def test_platform_rule_cites_the_platform_clause_end_to_end(acme: Catalog) -> None:
     documents = {"medical_proof": True, "cost_list": False}
-    decision = compliance.evaluate(
-        campaign(target_amount="200000.01", documents=documents), ruleset=acme, blacklist=BLACKLIST
-    )
+    decision = evaluate(campaign(target_amount="200000.01", documents=documents), ruleset=acme, blacklist=BLACKLIST)
     assert decision.ruleset.id == "convention-2.0+acme"
     assert decision.rule_results["acme.cost-list"] == "fail"
     assert decision.rule_results["acme.relation"] == "pass"
@@ -377,7 +377,7 @@ def test_platform_rule_cites_the_platform_clause_end_to_end(acme: Catalog) -> No
     assert citation.grade == "verbatim"
     assert citation.presented().startswith("甲平台求助规则 第三条 — the clause says")
     # A platform rule may also cite the shipped corpus.
-    relation = compliance.evaluate(
+    relation = evaluate(
         campaign(
             initiator={
                 "real_name_verified": True,
@@ -394,15 +394,13 @@ def test_platform_rule_cites_the_platform_clause_end_to_end(acme: Catalog) -> No
         "convention-2.0/real-name-verification",
     ]
 
-    at_boundary = compliance.evaluate(
-        campaign(target_amount="200000.00", documents=documents), ruleset=acme, blacklist=BLACKLIST
-    )
+    at_boundary = evaluate(campaign(target_amount="200000.00", documents=documents), ruleset=acme, blacklist=BLACKLIST)
     assert at_boundary.rule_results["acme.cost-list"] == "not_applicable"
     assert at_boundary.outcome == "approve"
 
 
 def test_platform_rules_do_not_apply_before_their_effective_date(acme: Catalog) -> None:
-    decision = compliance.evaluate(
+    decision = evaluate(
         campaign("2020-12-31 23:59", target_amount="200000.01", documents={"medical_proof": True}),
         ruleset=acme,
         blacklist=BLACKLIST,
@@ -420,9 +418,7 @@ def test_platform_ruleset_and_shipped_parameters_are_overridable_together(acme: 
     assert ruleset.overrides == ("acme_target_cap", "max_target_amount")
     assert ruleset.revision == "1+custom+3+custom"
     documents = {"medical_proof": True, "cost_list": False}
-    decision = compliance.evaluate(
-        campaign(target_amount="300000.00", documents=documents), ruleset=catalog, blacklist=BLACKLIST
-    )
+    decision = evaluate(campaign(target_amount="300000.00", documents=documents), ruleset=catalog, blacklist=BLACKLIST)
     assert decision.rule_results["acme.cost-list"] == "not_applicable"
     assert decision.ruleset.overrides == ("acme_target_cap", "max_target_amount")
 
@@ -508,7 +504,7 @@ def test_default_catalog_is_unchanged_after_customising(tmp_path: Path) -> None:
     customised = default.with_parameters({"max_target_amount": 400000, "payout_restriction_amount": 100000}).with_rules(
         path, clauses=[_clause_file(tmp_path)]
     )
-    compliance.evaluate(campaign(target_amount="450000"), ruleset=customised, blacklist=BLACKLIST)
+    evaluate(campaign(target_amount="450000"), ruleset=customised, blacklist=BLACKLIST)
     with pytest.raises(RuleFileError):
         default.with_parameters({"nope": 1})
 
@@ -522,8 +518,8 @@ def test_default_catalog_is_unchanged_after_customising(tmp_path: Path) -> None:
     }
     assert after == before
     assert "acme" not in default.rulesets
-    decision = compliance.evaluate(campaign(target_amount="450000"), blacklist=BLACKLIST)
+    decision = evaluate(campaign(target_amount="450000"), blacklist=BLACKLIST)
     assert (decision.outcome, decision.ruleset.overrides, decision.ruleset.revision) == ("approve", (), "1")
     assert decision.rule_results["cv2.cap.target"] == "pass"
-    by_id = compliance.evaluate(campaign(target_amount="450000"), ruleset="convention-2.0", blacklist=BLACKLIST)
+    by_id = evaluate(campaign(target_amount="450000"), ruleset="convention-2.0", blacklist=BLACKLIST)
     assert by_id.ruleset == decision.ruleset

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,12 +13,18 @@ from compliance.campaign import DISCLOSURE_ITEMS
 from compliance.decision import OUTCOME_ORDER
 from tests.strategies import LADDER, LISTED_IDS, campaigns
 
+
+def evaluate(*args: Any, **kwargs: Any) -> compliance.Decision:
+    """These tests check the rules alone; risk scoring has its own tests (tests/test_risk_*.py)."""
+    return compliance.evaluate(*args, model=None, **kwargs)
+
+
 BLACKLIST = Blacklist.from_id_numbers(LISTED_IDS, key="property-test key, not a secret")
 STAGES = st.sampled_from(["publish", "payout"])
 
 
 def strictness(data: dict, stage: str) -> int:
-    return OUTCOME_ORDER[compliance.evaluate(data, stage=stage, blacklist=BLACKLIST).outcome]
+    return OUTCOME_ORDER[evaluate(data, stage=stage, blacklist=BLACKLIST).outcome]
 
 
 @settings(max_examples=400)
@@ -36,7 +44,7 @@ def test_a_larger_raised_amount_never_relaxes_the_payout_obligation(data: dict) 
     routes_so_far: tuple[str, ...] | None = None
     for amount in LADDER:
         data["raised_amount"] = str(amount)
-        routes = compliance.evaluate(data, stage="payout", blacklist=BLACKLIST).payout_routes
+        routes = evaluate(data, stage="payout", blacklist=BLACKLIST).payout_routes
         if routes_so_far is not None:
             assert routes is not None, f"raising to ¥{amount} lifted the payout restriction"
             assert set(routes) <= set(routes_so_far), f"raising to ¥{amount} allowed more payout routes"
@@ -45,7 +53,7 @@ def test_a_larger_raised_amount_never_relaxes_the_payout_obligation(data: dict) 
 
 @given(data=campaigns(), stage=STAGES)
 def test_a_rule_that_cannot_be_evaluated_never_leads_to_approve(data: dict, stage: str) -> None:
-    decision = compliance.evaluate(data, stage=stage, blacklist=BLACKLIST)
+    decision = evaluate(data, stage=stage, blacklist=BLACKLIST)
     if "not_evaluable" in decision.rule_results.values():
         assert OUTCOME_ORDER[decision.outcome] >= OUTCOME_ORDER["review"]
     if decision.outcome == "approve":
@@ -55,8 +63,8 @@ def test_a_rule_that_cannot_be_evaluated_never_leads_to_approve(data: dict, stag
 
 @given(data=campaigns(), stage=STAGES)
 def test_decisions_are_deterministic_and_survive_json_byte_for_byte(data: dict, stage: str) -> None:
-    first = compliance.evaluate(data, stage=stage, blacklist=BLACKLIST)
-    second = compliance.evaluate(dict(data), stage=stage, blacklist=BLACKLIST)
+    first = evaluate(data, stage=stage, blacklist=BLACKLIST)
+    second = evaluate(dict(data), stage=stage, blacklist=BLACKLIST)
     text = first.model_dump_json()
     assert second.model_dump_json() == text
     again = compliance.Decision.model_validate_json(text)
@@ -66,7 +74,7 @@ def test_decisions_are_deterministic_and_survive_json_byte_for_byte(data: dict, 
 
 @given(data=campaigns(), stage=STAGES)
 def test_raw_identity_numbers_never_appear_in_a_decision(data: dict, stage: str) -> None:
-    decision = compliance.evaluate(data, stage=stage, blacklist=BLACKLIST)
+    decision = evaluate(data, stage=stage, blacklist=BLACKLIST)
     rendered = decision.model_dump_json() + str(decision) + repr(decision) + repr(compliance.Campaign.parse(data))
     raw = [
         data["initiator"]["id_number"],
@@ -81,8 +89,8 @@ def test_raw_identity_numbers_never_appear_in_a_decision(data: dict, stage: str)
 def test_a_campaign_decides_alike_as_json_text_dict_or_campaign(data: dict, stage: str) -> None:
     import json
 
-    from_dict = compliance.evaluate(data, stage=stage, blacklist=BLACKLIST).model_dump_json()
+    from_dict = evaluate(data, stage=stage, blacklist=BLACKLIST).model_dump_json()
     text = json.dumps(data, ensure_ascii=False)
-    assert compliance.evaluate(text, stage=stage, blacklist=BLACKLIST).model_dump_json() == from_dict
+    assert evaluate(text, stage=stage, blacklist=BLACKLIST).model_dump_json() == from_dict
     parsed = compliance.Campaign.parse(text.encode("utf-8"))
-    assert compliance.evaluate(parsed, stage=stage, blacklist=BLACKLIST).model_dump_json() == from_dict
+    assert evaluate(parsed, stage=stage, blacklist=BLACKLIST).model_dump_json() == from_dict

@@ -11,12 +11,19 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import compliance
 from compliance.errors import RuleFileError, RuleProblem
 from compliance.rules import Catalog, load_ruleset
+
+
+def evaluate(*args: Any, **kwargs: Any) -> compliance.Decision:
+    """These tests check the rules alone; risk scoring has its own tests (tests/test_risk_*.py)."""
+    return compliance.evaluate(*args, model=None, **kwargs)
+
 
 SHANGHAI_2022 = datetime(2022, 3, 1, 9, 0)
 
@@ -365,13 +372,13 @@ def test_requires_narrows_a_nullable_value(tmp_path: Path) -> None:
     base = {"campaign_id": "c", "platform": "甲", "created_at": "2022-03-01", "target_amount": 1000}
     payout = {"payee": "patient", "requested_at": "2022-04-01"}
     results = {
-        amount: compliance.evaluate(
+        amount: evaluate(
             {**base, "payout": {**payout, "amount": amount}}, stage="payout", ruleset=ruleset
         ).rule_results["acme.cap"]
         for amount in ("1.00", "1.01")
     }
     assert results == {"1.00": "pass", "1.01": "fail"}
-    without = compliance.evaluate(base, stage="payout", ruleset=ruleset)
+    without = evaluate(base, stage="payout", ruleset=ruleset)
     assert without.rule_results["acme.cap"] == "not_evaluable"
     assert without.findings[0].reason == "the campaign has no payout request to check"
 
@@ -567,7 +574,7 @@ def test_placeholders_the_rule_reads_are_filled(tmp_path: Path) -> None:
         ),
     )
     ruleset = load_ruleset(path)
-    decision = compliance.evaluate(
+    decision = evaluate(
         {
             "campaign_id": "c",
             "platform": "甲",
@@ -857,7 +864,7 @@ def test_valid_single_file_ruleset_loads_and_evaluates(tmp_path: Path) -> None:
         "created_at": SHANGHAI_2022,
         "target_amount": "100000.01",
     }
-    decision = compliance.evaluate(campaign, ruleset=ruleset)
+    decision = evaluate(campaign, ruleset=ruleset)
     assert decision.rule_results == {"acme.cap": "fail", "acme.house": "fail"}
     assert decision.outcome == "review"
     assert decision.ruleset.id == "acme"
@@ -867,11 +874,11 @@ def test_valid_single_file_ruleset_loads_and_evaluates(tmp_path: Path) -> None:
     assert [c.clause_id for c in cap.citations] == ["convention-2.0/request-cap"]
     assert [(o.code, o.items) for o in decision.obligations] == [("urge_disclosure", ("house",))]
 
-    fine = compliance.evaluate({**campaign, "target_amount": 100000, "disclosure": {"house": True}}, ruleset=ruleset)
+    fine = evaluate({**campaign, "target_amount": 100000, "disclosure": {"house": True}}, ruleset=ruleset)
     assert (fine.outcome, fine.findings) == ("approve", ())
 
     payout = {"amount": 10, "payee": "patient", "requested_at": "2022-04-01"}
-    rejected = compliance.evaluate({**campaign, "payout": payout}, stage="payout", ruleset=ruleset)
+    rejected = evaluate({**campaign, "payout": payout}, stage="payout", ruleset=ruleset)
     assert rejected.rule_results == {"acme.payee": "fail"}
     assert rejected.outcome == "reject"
     assert rejected.findings[0].message.en == "payee patient"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -11,7 +12,7 @@ from compliance.blacklist import UNCHECKED, Blacklist
 from compliance.campaign import Campaign
 from compliance.decision import OUTCOME_ORDER, Decision, Finding, Obligation, Text
 from compliance.rules._ruleset import Catalog, Rule, Ruleset
-from compliance.rules._schema import Facts
+from compliance.rules._schema import Facts, RiskView
 
 __all__ = ["evaluate"]
 
@@ -37,6 +38,7 @@ def evaluate(
     stage: Stage = "publish",
     ruleset: Ruleset | Catalog | str | None = None,
     blacklist: Blacklist | None = None,
+    model: Any = "default",
 ) -> Decision:
     """Check one campaign at one stage and explain the result.
 
@@ -48,6 +50,12 @@ def evaluate(
     payout: ``payout.requested_at``); a :class:`~compliance.rules.Catalog` is consulted the same way,
     and a :class:`~compliance.rules.Ruleset` or a ruleset id is used as given. Without a ``blacklist``,
     the blacklist rules are not evaluable, so the campaign cannot be approved.
+
+    ``model`` scores the campaign for review: ``"default"`` is the model shipped with the library
+    (trained on synthetic data: retrain it on your own history before real use), a
+    :class:`~compliance.risk.RiskModel` is used as given, ``None`` skips risk scoring. The score is
+    recorded in ``Decision.risk``; rules read it (a high band sends the campaign to review, never to
+    reject).
 
     Raises :class:`~compliance.CampaignError` when the input is not a readable campaign.
 
@@ -62,8 +70,13 @@ def evaluate(
     payout = parsed.payout
     event_time = payout.requested_at if stage == "payout" and payout is not None else parsed.created_at
     chosen = _choose(ruleset, event_time)
+    risk = None if model is None else _risk_model(model).score_campaign(parsed)
     facts = Facts(
-        parsed, stage, UNCHECKED if blacklist is None else blacklist.match(parsed), parsed.disclosure.__dict__
+        parsed,
+        stage,
+        UNCHECKED if blacklist is None else blacklist.match(parsed),
+        parsed.disclosure.__dict__,
+        None if risk is None else RiskView(Decimal(repr(risk.score)), risk.band),
     )
     results: dict[str, str] = {}
     findings: list[Finding] = []
@@ -95,7 +108,20 @@ def evaluate(
         ruleset=chosen.ref,
         library_version=__version__,
         input_digest=input_digest(parsed),
+        risk=risk,
     )
+
+
+def _risk_model(model: Any) -> Any:
+    if isinstance(model, str):
+        if model != "default":
+            raise ValueError(f"model must be 'default', a RiskModel or None, not {model!r}")
+        from compliance.risk._persist import default_model  # imports scikit-learn: only when scoring
+
+        return default_model()
+    if not hasattr(model, "score_campaign"):
+        raise TypeError(f"model must be 'default', a RiskModel or None, not {type(model).__name__}")
+    return model
 
 
 def input_digest(campaign: Campaign) -> str:

@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
     _ruleset_options(rules)
     rules.set_defaults(run=_rules)
 
+    train = commands.add_parser("train", help="train a risk model (the default model's recipe, or on an export)")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("export", nargs="?", type=Path, help="a Parquet or JSON Lines export of flat campaign rows")
+    source.add_argument("--synthetic", action="store_true", help="train on synthetic campaigns (the default model)")
+    train.add_argument("--label", help="the export's 0/1 column: 1 = review found the campaign malicious")
+    train.add_argument("--mode", choices=("supervised", "unsupervised"), default="supervised")
+    train.add_argument("--rows", type=int, help="synthetic campaigns to generate (default 500,000)")
+    train.add_argument("--seed", type=int, help="seed for the synthetic campaigns")
+    train.add_argument("--name", help="the model's name, recorded on every decision")
+    train.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (.zip)")
+    train.set_defaults(run=_train)
+
     cov = commands.add_parser("coverage", help="write the clause coverage table (Markdown)")
     cov.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
     cov.set_defaults(run=_coverage)
@@ -218,6 +230,47 @@ def _rules(args: argparse.Namespace) -> int:
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value if isinstance(value, (bool, str)) else str(value)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from compliance.risk import _train as training
+
+    if args.synthetic:
+        if args.mode != "supervised" or args.label:
+            raise _Exit(EX_USAGE, "--synthetic trains the supervised default model; it takes no --label or --mode")
+        rows = args.rows or training.DEFAULT_ROWS
+        seed = training.DEFAULT_SEED if args.seed is None else args.seed
+        model = training.train_synthetic(rows, seed, **({"name": args.name} if args.name else {}))
+        card = {**training.SYNTHETIC_CARD, "training_rows": rows, "training_seed": seed}
+    else:
+        frame = _read_export(_existing([args.export])[0])
+        if args.mode == "supervised" and not args.label:
+            raise _Exit(EX_USAGE, "a supervised model needs --label, the export's 0/1 column")
+        try:
+            params = {"mode": args.mode, "keep_history": True, **({"name": args.name} if args.name else {})}
+            model = (training.train_from_export(frame, args.label, **params) if args.label
+                     else training.RiskModel(**params).fit(frame))
+        except (TypeError, ValueError) as error:
+            raise _Exit(EX_DATAERR, f"{args.export}: {error}") from None
+        card = {"trained_on": f"the export {args.export.name} ({len(frame):,} campaigns)", "training_rows": len(frame),
+                "intended_use": "This platform's own review queue.", "limits": training.SYNTHETIC_CARD["limits"][1:]}
+    written = training.save_with_card(model, args.output, card)
+    print(f"wrote {args.output}: {written['name']}@{written['version']} ({written['mode']}); thresholds "
+          f"elevated {written['thresholds']['elevated']:.4g}, high {written['thresholds']['high']:.4g}")
+    return EX_OK
+
+
+def _read_export(path: Path) -> Any:
+    import pandas as pd
+
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True)
+    except (OSError, ValueError, ImportError) as error:
+        raise _Exit(EX_DATAERR, f"{path}: cannot read the export ({error})") from None
+    raise _Exit(EX_USAGE, f"{path}: train reads Parquet (.parquet) or JSON Lines (.jsonl) exports")
 
 
 def _coverage(args: argparse.Namespace) -> int:

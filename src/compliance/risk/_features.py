@@ -37,6 +37,8 @@ class Feature:
     why: str
     reason: Text
     """Sentence templates; ``{value}`` is the feature's value as shown to a reviewer."""
+    unknown: Text
+    """The sentence when the campaign's value is not known (the reason is then that it is missing)."""
     shown: str
     """How the value reads: ``flag`` (no value), ``number``, ``log_count`` (counts and amounts stored as
     log1p), ``log2_ratio`` (times as much), ``share`` (a fraction, shown as a percentage)."""
@@ -81,7 +83,35 @@ _KINDS = {
 
 
 def _f(name: str, why: str, zh: str, en: str) -> Feature:
-    return Feature(name, why, Text(zh=zh, en=en), _KINDS[name])
+    topic_zh, topic_en = _UNKNOWN[name]
+    return Feature(name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"),
+                   _KINDS[name])
+
+
+_UNKNOWN = {
+    "log_target": ("目标金额", "the target"),
+    "target_at_cap": ("目标金额", "the target"),
+    "target_over_estimate": ("医院费用预估", "the hospital's cost estimate"),
+    "no_cost_estimate": ("医院费用预估", "the hospital's cost estimate"),
+    "target_over_category": ("所患疾病类别", "the kind of illness"),
+    "no_endorsements_first_day": ("首日证实人数", "the number of endorsements in the first 24 hours"),
+    "log_endorsements": ("证实人数", "the number of endorsements"),
+    "first_day_donation_share": ("首日捐款占比", "the share of donations in the first 24 hours"),
+    "shares_per_donation": ("转发与捐款之比", "sharing relative to donations"),
+    "account_age_days": ("发起人账户注册时间", "the age of the initiator's account"),
+    "prior_rejections": ("此前未通过审核的申请数", "the number of earlier rejected applications"),
+    "prior_campaigns": ("此前发起的项目数", "the number of earlier campaigns"),
+    "disclosure_unanswered": ("未公示事项数", "the number of unanswered disclosure items"),
+    "other_platform_campaigns": ("其他平台的项目", "campaigns on other platforms"),
+    "other_platforms_undisclosed": ("其他平台筹款的公示", "the disclosure of other platforms"),
+    "hours_to_payout": ("提现时间", "the time of the payout request"),
+    "lump_sum_payout": ("提现金额占比", "the share of the money withdrawn"),
+    "payout_to_other": ("收款人", "the payee"),
+    "complaints": ("举报次数", "the number of complaints"),
+    "document_reuse": ("医疗材料是否与其他项目相同", "whether the medical documents appear on other campaigns"),
+    "promoter_hospital_campaigns": ("同一推广人与医院的项目数", "campaigns from the same promoter and hospital"),
+    "missing_medical_proof": ("是否提交医疗证明", "whether medical proof was submitted"),
+}
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -464,11 +494,10 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
         if column not in frame:
             return np.full(n, np.nan)
         series = frame[column]
-        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
-            values = pd.to_datetime(series, utc=True)
-            out = values.astype("int64").to_numpy(dtype=float) / 1e9
-            out[values.isna().to_numpy()] = np.nan
-            return out
+        if column in _DATETIME_COLUMNS or pd.api.types.is_datetime64_any_dtype(series.dtype):
+            return _epoch_seconds(series)
+        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+            series = series.map(_BOOLEAN_TEXT.get, na_action="ignore").where(series.isin(_BOOLEAN_TEXT), series)
         return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
 
     def lengths(column: str) -> np.ndarray:
@@ -519,6 +548,23 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
         ),
         "no_medical_proof": np.where(np.isnan(proof), np.nan, (proof == 0).astype(float)),
     }
+
+
+_DATETIME_COLUMNS = frozenset({"created_at", "initiator.account_created_at", "payout.requested_at"})
+_BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "True": 1.0, "False": 0.0, "TRUE": 1.0, "FALSE": 0.0}
+
+
+def _epoch_seconds(series: Any) -> np.ndarray:
+    """Seconds since the epoch; a time without a zone is Asia/Shanghai, as for a single campaign."""
+    import pandas as pd
+
+    values = pd.to_datetime(series, errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(
+        series.dtype) else series
+    if getattr(values.dt, "tz", None) is None:
+        values = values.dt.tz_localize("Asia/Shanghai")
+    out = values.dt.tz_convert("UTC").astype("int64").to_numpy(dtype=float) / 1e9
+    out[values.isna().to_numpy()] = np.nan
+    return out
 
 
 def campaign_features(campaign: Campaign, reference: Reference) -> list[float]:

@@ -305,13 +305,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 def _reason(index: int, value: float, contribution: float) -> RiskReason:
     feature = FEATURES[index]
     shown = feature.display(value)
-    fill = {"value": shown if shown is not None else ""}
-    return RiskReason._trusted(
-        feature=feature.name,
-        value=shown,
-        contribution=round(contribution, 4),
-        message=Text._trusted(zh=feature.reason.zh.format(**fill), en=feature.reason.en.format(**fill)),
-    )
+    if value != value:  # unknown: the reason is that it is missing
+        message = feature.unknown
+    else:
+        fill = {"value": shown if shown is not None else ""}
+        message = Text._trusted(zh=feature.reason.zh.format(**fill), en=feature.reason.en.format(**fill))
+    return RiskReason._trusted(feature=feature.name, value=shown, contribution=round(contribution, 4), message=message)
 
 
 class _Linear:

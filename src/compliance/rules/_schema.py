@@ -13,6 +13,8 @@ Symbols a condition can use:
   answered), so a parameter can list which items make disclosure complete;
 - ``blacklist``: ``initiator``, ``patient``, ``payee`` each ``true`` (listed), ``false`` (checked, not
   listed) or ``null`` (could not be checked);
+- ``risk``: ``score`` (0–1) and ``band`` (``low``, ``elevated``, ``high``) from the risk model, or ``null``
+  when no model was used;
 - ``stage``: ``"publish"`` or ``"payout"``.
 """
 
@@ -33,10 +35,11 @@ from rule_engine import DataType
 
 from compliance.campaign import DECIMAL_CONTEXT, SHANGHAI, Campaign
 
-EXTRA_SYMBOLS = ("blacklist", "disclosure_answers", "stage")
+EXTRA_SYMBOLS = ("blacklist", "disclosure_answers", "risk", "stage")
 """Symbols the facts object provides beside the Campaign fields; ``params`` is bound per ruleset."""
 _HIDDEN_FIELDS = frozenset({"id_number", "id_number_hash", "payee_id_number", "payee_id_number_hash"})
 
+_RISK_TYPE = DataType.NULLABLE(DataType.OBJECT("RiskView", {"score": DataType.FLOAT, "band": DataType.STRING}))
 _BLACKLIST_TYPE = DataType.OBJECT(
     "BlacklistMatch",
     {role: DataType.NULLABLE(DataType.BOOLEAN) for role in ("initiator", "patient", "payee")},
@@ -46,13 +49,26 @@ _BLACKLIST_TYPE = DataType.OBJECT(
 class Facts:
     """What a condition reads: one campaign at one stage, with parameters and blacklist matches."""
 
-    __slots__ = ("blacklist", "campaign", "disclosure_answers", "stage")
+    __slots__ = ("blacklist", "campaign", "disclosure_answers", "risk", "stage")
 
-    def __init__(self, campaign: Campaign, stage: str, blacklist: Any, disclosure_answers: dict[str, Any]) -> None:
+    def __init__(
+        self, campaign: Campaign, stage: str, blacklist: Any, disclosure_answers: dict[str, Any], risk: Any = None
+    ) -> None:
         self.campaign = campaign
         self.stage = stage
         self.blacklist = blacklist
         self.disclosure_answers = disclosure_answers
+        self.risk = risk
+
+
+class RiskView:
+    """What rules read of a risk score: ``score`` as an exact Decimal (as rule-engine reads numbers) and ``band``."""
+
+    __slots__ = ("band", "score")
+
+    def __init__(self, score: Decimal, band: str) -> None:
+        self.score = score
+        self.band = band
 
 
 def resolve_symbol(facts: Facts, name: str, *, params: Any = None) -> Any:
@@ -140,6 +156,7 @@ def symbol_types(params_type: Any, required: Iterable[str] = ()) -> dict[str, An
         params=params_type,
         blacklist=_BLACKLIST_TYPE,
         disclosure_answers=DataType.MAPPING(DataType.STRING, DataType.NULLABLE(DataType.BOOLEAN)),
+        risk=_RISK_TYPE,
         stage=DataType.STRING,
     )
     for path in required:
