@@ -49,12 +49,14 @@ class _Frozen(BaseModel):
         would double its cost. The result is identical to ``model_validate`` of the same values, which
         ``tests/test_decision.py`` checks through a JSON round trip.
         """
-        defaults = cls.__dict__.get("_defaults")
-        if defaults is None:  # fields with defaults, filled in when not given, as validation would
-            defaults = {n: f.default for n, f in cls.model_fields.items() if not f.is_required()}
-            type.__setattr__(cls, "_defaults", defaults)
-        if len(values) < len(cls.model_fields):  # in field order: the serializer follows __dict__'s order
-            values = {name: values[name] if name in values else defaults[name] for name in cls.model_fields}
+        layout = cls.__dict__.get("_layout")
+        if layout is None:  # field names in order, and defaults filled in when not given (as validation would)
+            fields = cls.model_fields
+            layout = (tuple(fields), {n: f.default for n, f in fields.items() if not f.is_required()})
+            type.__setattr__(cls, "_layout", layout)
+        names, defaults = layout
+        if len(values) < len(names):  # in field order: the serializer follows __dict__'s order
+            values = {name: values[name] if name in values else defaults[name] for name in names}
         model = cls.__new__(cls)
         object.__setattr__(model, "__dict__", values)
         object.__setattr__(model, "__pydantic_fields_set__", set(values))

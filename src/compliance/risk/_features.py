@@ -84,8 +84,9 @@ _KINDS = {
 
 def _f(name: str, why: str, zh: str, en: str) -> Feature:
     topic_zh, topic_en = _UNKNOWN[name]
-    return Feature(name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"),
-                   _KINDS[name])
+    return Feature(
+        name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"), _KINDS[name]
+    )
 
 
 _UNKNOWN = {
@@ -503,7 +504,8 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
     def lengths(column: str) -> np.ndarray:
         if column not in frame:
             return np.zeros(n)
-        return np.fromiter((len(v) if isinstance(v, (tuple, list)) else 0 for v in frame[column]), float, n)
+        values = frame[column].to_numpy(object)
+        return np.fromiter((len(v) if isinstance(v, (tuple, list)) else 0 for v in values), float, n)
 
     disclosure = np.column_stack(
         [
@@ -515,11 +517,7 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
     payee = frame["payout.payee"] if "payout.payee" in frame else pd.Series([None] * n)
     has_payout = payee.notna().to_numpy()
     proof = num("documents.medical_proof")
-    history = reference.history
-    ids = frame["campaign_id"] if "campaign_id" in frame else pd.Series(range(n))
-    hashes = frame["medical.document_hashes"] if "medical.document_hashes" in frame else pd.Series([()] * n)
-    promoters = frame["promoter_id"] if "promoter_id" in frame else pd.Series([None] * n)
-    hospitals = frame["medical.hospital_id"] if "medical.hospital_id" in frame else pd.Series([None] * n)
+    reuse, pair_campaigns = _cross_campaign_counts(frame, reference.history)
     categories = frame["medical.diagnosis_category"] if "medical.diagnosis_category" in frame else pd.Series([None] * n)
     return {
         "target": num("target_amount"),
@@ -542,10 +540,8 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
         "payout_at": num("payout.requested_at"),
         "payout_amount": num("payout.amount"),
         "payee_other": np.where(has_payout, (payee == "other").to_numpy(dtype=float), np.nan),
-        "document_reuse": np.fromiter((history.reuse(i, h) for i, h in zip(ids, hashes, strict=True)), float, n),
-        "pair_campaigns": np.fromiter(
-            (history.pair_count(i, p, h) for i, p, h in zip(ids, promoters, hospitals, strict=True)), float, n
-        ),
+        "document_reuse": reuse,
+        "pair_campaigns": pair_campaigns,
         "no_medical_proof": np.where(np.isnan(proof), np.nan, (proof == 0).astype(float)),
     }
 
@@ -558,13 +554,71 @@ def _epoch_seconds(series: Any) -> np.ndarray:
     """Seconds since the epoch; a time without a zone is Asia/Shanghai, as for a single campaign."""
     import pandas as pd
 
-    values = pd.to_datetime(series, errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(
-        series.dtype) else series
+    values = (
+        pd.to_datetime(series, errors="coerce", format="mixed")
+        if not pd.api.types.is_datetime64_any_dtype(series.dtype)
+        else series
+    )
     if getattr(values.dt, "tz", None) is None:
         values = values.dt.tz_localize("Asia/Shanghai")
     out = values.dt.tz_convert("UTC").astype("int64").to_numpy(dtype=float) / 1e9
     out[values.isna().to_numpy()] = np.nan
     return out
+
+
+def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
+    """Document reuse and promoter/hospital counts for every row, vectorised. Each row is compared with
+    the other rows and with ``history``; a campaign is never counted against itself, nor twice when it is
+    both in the table and in the history. Strings are factorised once; all counting is on integer codes."""
+    import itertools
+
+    import pandas as pd
+
+    n = len(frame)
+    ids = frame["campaign_id"].astype(str) if "campaign_id" in frame else pd.Series(np.arange(n).astype(str))
+    known = ids.isin(history.campaigns).to_numpy() if history.campaigns else np.zeros(n, bool)
+
+    reuse = np.full(n, np.nan)
+    if "medical.document_hashes" in frame:
+        lists = frame["medical.document_hashes"].to_numpy(object)
+        sizes = np.fromiter((len(v) if isinstance(v, (tuple, list)) else 0 for v in lists), np.int64, n)
+        values = list(itertools.chain.from_iterable(v for v in lists if isinstance(v, (tuple, list))))
+        if values:
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+            rows = np.repeat(np.arange(n), sizes)
+            keep = np.unique(rows * len(uniques) + codes, return_index=True)[1]  # each hash once per row
+            rows, codes = rows[keep], codes[keep]
+            in_table = np.bincount(codes, minlength=len(uniques))[codes]
+            in_both = np.bincount(codes[known[rows]], minlength=len(uniques))[codes]
+            stored = (
+                pd.Series(uniques).map(history.documents).fillna(0).to_numpy(float)[codes] if history.documents else 0.0
+            )
+            others = in_table + stored - in_both - 1.0
+            best = np.full(n, -np.inf)
+            np.maximum.at(best, rows, others)
+            reuse = np.where(sizes > 0, best, np.nan)
+
+    pair_count = np.zeros(n)
+    if "promoter_id" in frame and "medical.hospital_id" in frame:
+        promoter, promoters = pd.factorize(frame["promoter_id"].to_numpy(object))
+        hospital, hospitals = pd.factorize(frame["medical.hospital_id"].to_numpy(object))
+        has_promoter, has_hospital = promoter >= 0, hospital >= 0
+        both = has_promoter & has_hospital
+        key = np.where(both, promoter.astype(np.int64) * max(len(hospitals), 1) + hospital, -1)
+        codes, inverse = np.unique(key, return_inverse=True)
+        in_table = np.bincount(inverse[both], minlength=len(codes))[inverse]
+        in_both = np.bincount(inverse[both & known], minlength=len(codes))[inverse]
+        stored = 0.0
+        if history.pairs:
+            labels = (
+                pd.Series(promoters).astype(str).to_numpy(object)[np.maximum(promoter, 0)]
+                + "\x1f"
+                + pd.Series(hospitals).astype(str).to_numpy(object)[np.maximum(hospital, 0)]
+            )
+            stored = pd.Series(labels).map(history.pairs).fillna(0).to_numpy(float)
+        pair_count = np.where(both, np.maximum(in_table + stored - in_both - 1.0, 0.0), 0.0)
+        pair_count[has_promoter & ~has_hospital] = np.nan
+    return reuse, pair_count
 
 
 def campaign_features(campaign: Campaign, reference: Reference) -> list[float]:
@@ -588,8 +642,5 @@ def features(data: Any, reference: Reference | None = None) -> Any:
     if hasattr(data, "columns"):
         import pandas as pd
 
-        own = History.from_frame(data)
-        if not own.campaigns <= reference.history.campaigns:  # compare the rows with each other too
-            reference = Reference(reference.typical_target, reference.history.merged(own))
         return pd.DataFrame(frame_features(data, reference), index=data.index, columns=list(FEATURE_NAMES))
     return dict(zip(FEATURE_NAMES, campaign_features(Campaign.parse(data), reference), strict=True))

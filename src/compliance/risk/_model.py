@@ -39,7 +39,6 @@ from compliance.decision import Risk, RiskReason, Text
 from compliance.risk._features import (
     FEATURE_NAMES,
     FEATURES,
-    History,
     Reference,
     campaign_features,
     frame_features,
@@ -121,6 +120,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         else:
             self._fit_unsupervised(features)
         self.baseline_ = self._baseline(features, y)
+        if self.mode == "supervised":
+            self.linear_.baseline = self.baseline_.tolist()
         scores = self._scores(features)
         self.thresholds_ = {
             "elevated": float(
@@ -223,11 +224,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _features(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         if self.input == "campaigns":
-            own = History.from_frame(X)
-            history = self.reference_.history
-            if not own.campaigns <= history.campaigns:
-                history = history.merged(own)
-            return frame_features(X, Reference(self.reference_.typical_target, history))
+            return frame_features(X, self.reference_)  # rows are compared with each other and the history
         return validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
 
     def _scores(self, features: np.ndarray) -> np.ndarray:
@@ -273,18 +270,44 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def score_campaign(self, campaign: Any, *, top: int = 3) -> Risk:
         """Score, band and top reasons for one campaign (a Campaign, dict or JSON text); fast path."""
-        check_is_fitted(self)
+        if not hasattr(self, "thresholds_"):  # check_is_fitted inspects every attribute: too slow here
+            check_is_fitted(self)
         if self.input != "campaigns":
             raise TypeError("score_campaign needs a model fitted with input='campaigns'")
         x = campaign_features(Campaign.parse(campaign), self.reference_)
         if self.mode == "supervised":
             score = self.linear_.score(x)
-            contributions = self.linear_.contribution_list(x, self.baseline_)
+            contributions = self.linear_.contribution_list(x)
         else:
             row = np.asarray([x], dtype=float)
             score = float(self._scores(row)[0])
             contributions = list(self.contributions(row)[0])
         return self._risk(score, x, contributions, top)
+
+    def score_table(self, frame: Any, *, top: int = 3) -> Any:
+        """Scores, bands and top reasons for a DataFrame of flat campaign rows, as columns (batch path):
+        ``risk_score``, ``risk_band``, ``risk_reason_1``… (feature names) and ``risk_contribution_1``…
+        The rows are also compared with each other (document reuse, promoter/hospital counts)."""
+        import pandas as pd
+
+        features = self._features(frame)
+        scores = self._scores(features)
+        contributions = self.contributions(features)
+        ranked = np.where(contributions > 1e-9, contributions, -np.inf)
+        order = np.argsort(-ranked, axis=1, kind="stable")[:, :top]
+        picked = np.take_along_axis(ranked, order, axis=1)
+        names = np.asarray(self.feature_names_, dtype=object)
+        bands = np.where(
+            scores >= self.thresholds_["high"],
+            "high",
+            np.where(scores >= self.thresholds_["elevated"], "elevated", "low"),
+        )
+        columns: dict[str, Any] = {"risk_score": np.round(scores, 6), "risk_band": bands}
+        for k in range(top):
+            present = np.isfinite(picked[:, k])
+            columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], None)
+            columns[f"risk_contribution_{k + 1}"] = np.where(present, np.round(picked[:, k], 4), np.nan)
+        return pd.DataFrame(columns, index=frame.index)
 
     def score_frame(self, frame: Any, *, top: int = 3) -> list[Risk]:
         """Score, band and reasons for every row of a DataFrame of flat campaign rows (batch path)."""
@@ -337,6 +360,8 @@ class _Linear:
         self._medians = medians.tolist()
         self._weights = weights.tolist()
         self._marks = [0.0] * len(medians)
+        self.baseline: list[float] = [0.0] * len(medians)
+        """Each feature's typical legitimate value (set by RiskModel.fit), for single-campaign reasons."""
         for j, u in zip(indicated.tolist(), indicator_weights.tolist(), strict=True):
             self._marks[j] = u
 
@@ -397,12 +422,12 @@ class _Linear:
         log_odds = -(self.a * f + self.b)
         return 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
 
-    def contribution_list(self, x: list[float], baseline: np.ndarray) -> list[float]:
-        """One campaign's contributions, with plain floats."""
+    def contribution_list(self, x: list[float]) -> list[float]:
+        """One campaign's contributions against the fitted baseline, with plain floats."""
         a = self.a
         return [
             -a * ((median - base) * w + mark) if v != v else -a * (v - base) * w
             for v, w, median, mark, base in zip(
-                x, self._weights, self._medians, self._marks, baseline.tolist(), strict=True
+                x, self._weights, self._medians, self._marks, self.baseline, strict=True
             )
         ]

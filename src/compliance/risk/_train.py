@@ -1,7 +1,7 @@
 """Training: the shipped default model (reproducibly, on synthetic data) and a platform's own model.
 
-    compliance train --synthetic -o model.zip                    # the default model's recipe
-    compliance train export.parquet --label found_malicious -o model.zip
+compliance train --synthetic -o model.zip                    # the default model's recipe
+compliance train export.parquet --label found_malicious -o model.zip
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def train_from_export(frame: Any, label: str, **params: Any) -> RiskModel:
     return RiskModel(**params).fit(frame.drop(columns=[label]), labels)
 
 
-def save_with_card(model: RiskModel, path: Path | str, card: dict[str, Any], metrics: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def save_with_card(
+    model: RiskModel, path: Path | str, card: dict[str, Any], metrics: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Save ``model`` with its card (training data, date, metrics, intended use, limits)."""
     return save_model(model, path, card={**card, "trained": date.today().isoformat(), "metrics": metrics or {}})
