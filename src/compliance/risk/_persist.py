@@ -56,7 +56,7 @@ def feature_schema_digest(names: tuple[str, ...] = FEATURE_NAMES) -> str:
 def save_model(model: RiskModel, path: Path | str, *, card: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``model`` and its card to ``path``; returns the card as written."""
     saved = _without_pipeline(model)
-    payload = sio.dumps(saved)
+    payload = _fixed_times(sio.dumps(saved))
     written = {
         **(card or {}),
         "format": FORMAT,
@@ -86,6 +86,20 @@ def save_model(model: RiskModel, path: Path | str, *, card: dict[str, Any] | Non
             archive.writestr(info, data)
     Path(path).write_bytes(buffer.getvalue())
     return written
+
+
+def _fixed_times(payload: bytes) -> bytes:
+    """skops's zip stamps each entry with the current time; a fixed stamp makes saving one model twice give
+    the same bytes. (Two trainings still differ in the object ids skops records; a model's identity is its
+    ``version``, derived from its fitted values, and equal versions score identically.)"""
+    source = zipfile.ZipFile(io.BytesIO(payload))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in sorted(source.infolist(), key=lambda i: i.filename):
+            entry = zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, source.read(info.filename))
+    return out.getvalue()
 
 
 def _without_pipeline(model: RiskModel) -> RiskModel:
