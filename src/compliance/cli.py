@@ -248,15 +248,26 @@ def _train(args: argparse.Namespace) -> int:
             raise _Exit(EX_USAGE, "a supervised model needs --label, the export's 0/1 column")
         try:
             params = {"mode": args.mode, "keep_history": True, **({"name": args.name} if args.name else {})}
-            model = (training.train_from_export(frame, args.label, **params) if args.label
-                     else training.RiskModel(**params).fit(frame))
+            model = (
+                training.train_from_export(frame, args.label, **params)
+                if args.label
+                else training.RiskModel(**params).fit(frame)
+            )
         except (TypeError, ValueError) as error:
             raise _Exit(EX_DATAERR, f"{args.export}: {error}") from None
-        card = {"trained_on": f"the export {args.export.name} ({len(frame):,} campaigns)", "training_rows": len(frame),
-                "intended_use": "This platform's own review queue.", "limits": training.SYNTHETIC_CARD["limits"][1:]}
-    written = training.save_with_card(model, args.output, card)
-    print(f"wrote {args.output}: {written['name']}@{written['version']} ({written['mode']}); thresholds "
-          f"elevated {written['thresholds']['elevated']:.4g}, high {written['thresholds']['high']:.4g}")
+        card = {
+            "trained_on": f"the export {args.export.name} ({len(frame):,} campaigns)",
+            "training_rows": len(frame),
+            "intended_use": "This platform's own review queue.",
+            "limits": training.SYNTHETIC_CARD["limits"][1:],
+        }
+    written = training.save_with_card(
+        model, args.output, card, trained=training.DEFAULT_DATE if args.synthetic else None
+    )
+    print(
+        f"wrote {args.output}: {written['name']}@{written['version']} ({written['mode']}); thresholds "
+        f"elevated {written['thresholds']['elevated']:.4g}, high {written['thresholds']['high']:.4g}"
+    )
     return EX_OK
 
 

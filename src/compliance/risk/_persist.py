@@ -56,7 +56,7 @@ def feature_schema_digest(names: tuple[str, ...] = FEATURE_NAMES) -> str:
 def save_model(model: RiskModel, path: Path | str, *, card: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``model`` and its card to ``path``; returns the card as written."""
     saved = _without_pipeline(model)
-    payload = _fixed_times(sio.dumps(saved))
+    payload = _canonical(sio.dumps(saved))
     written = {
         **(card or {}),
         "format": FORMAT,
@@ -88,17 +88,42 @@ def save_model(model: RiskModel, path: Path | str, *, card: dict[str, Any] | Non
     return written
 
 
-def _fixed_times(payload: bytes) -> bytes:
-    """skops's zip stamps each entry with the current time; a fixed stamp makes saving one model twice give
-    the same bytes. (Two trainings still differ in the object ids skops records; a model's identity is its
-    ``version``, derived from its fitted values, and equal versions score identically.)"""
+def _canonical(payload: bytes) -> bytes:
+    """skops names objects by their memory address and stamps each zip entry with the current time;
+    renumbering the ids in order of first appearance (consistently, in the schema and in the array file
+    names, which is all they are used for) and fixing the stamps makes equal models give equal bytes."""
     source = zipfile.ZipFile(io.BytesIO(payload))
+    schema = json.loads(source.read("schema.json"))
+    ids: dict[str, str] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    value = ids.setdefault(str(value), str(len(ids) + 1))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+                    value = ids.setdefault(value.removesuffix(".npy"), str(len(ids) + 1)) + ".npy"
+                out[key] = renumber(value)
+            return out
+        if isinstance(node, list):
+            return [renumber(item) for item in node]
+        return node
+
+    schema = renumber(schema)
+    entries = {"schema.json": json.dumps(schema, sort_keys=True).encode("utf-8")}
+    for info in source.infolist():
+        if info.filename != "schema.json":
+            old = info.filename.removesuffix(".npy")
+            if old not in ids:
+                raise ModelFileError(f"skops wrote an entry this library does not know how to name: {info.filename}")
+            entries[ids[old] + ".npy"] = source.read(info.filename)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info in sorted(source.infolist(), key=lambda i: i.filename):
-            entry = zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0))
+        for name in sorted(entries):
+            entry = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             entry.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(entry, source.read(info.filename))
+            archive.writestr(entry, entries[name])
     return out.getvalue()
 
 

@@ -18,6 +18,9 @@ from compliance.risk._persist import save_model
 DEFAULT_ROWS = 500_000
 DEFAULT_SEED = 20_261_122
 DEFAULT_NAME = "compliance-default-synthetic"
+DEFAULT_DATE = "2026-11-22"
+"""The synthetic recipe's date, recorded on its card, so `compliance train --synthetic` reproduces the shipped
+file byte for byte (a platform's own training records the day it ran)."""
 
 SYNTHETIC_CARD = {
     "trained_on": (
@@ -62,7 +65,13 @@ def train_from_export(frame: Any, label: str, **params: Any) -> RiskModel:
 
 
 def save_with_card(
-    model: RiskModel, path: Path | str, card: dict[str, Any], metrics: dict[str, Any] | None = None
+    model: RiskModel,
+    path: Path | str,
+    card: dict[str, Any],
+    *,
+    trained: str | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save ``model`` with its card (training data, date, metrics, intended use, limits)."""
-    return save_model(model, path, card={**card, "trained": date.today().isoformat(), "metrics": metrics or {}})
+    when = trained or date.today().isoformat()
+    return save_model(model, path, card={**card, "trained": when, "metrics": metrics or {}})
