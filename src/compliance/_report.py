@@ -35,8 +35,11 @@ def render_decision(decision: Decision) -> str:
             lines += _finding_lines(finding)
     if decision.risk is not None:
         risk = decision.risk
-        lines += ["", f"Risk (a flag for review, not a finding of fraud): score {risk.score:.4f}, band {risk.band} "
-                  f"[{risk.model}]"]
+        lines += [
+            "",
+            f"Risk (a flag for review, not a finding of fraud): score {risk.score:.4f}, band {risk.band} "
+            f"[{risk.model}]",
+        ]
         for reason in risk.reasons:
             lines += _wrap(f"- {reason.message.en} / {reason.message.zh} (+{reason.contribution:.2f} log-odds)", "  ")
     if decision.obligations:

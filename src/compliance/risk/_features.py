@@ -561,9 +561,9 @@ def _epoch_seconds(series: Any) -> np.ndarray:
     )
     if getattr(values.dt, "tz", None) is None:
         values = values.dt.tz_localize("Asia/Shanghai")
-    out = values.dt.tz_convert("UTC").astype("int64").to_numpy(dtype=float) / 1e9
-    out[values.isna().to_numpy()] = np.nan
-    return out
+    # seconds from the epoch whatever the column's unit (pandas 3 stores Python datetimes as microseconds)
+    epoch = pd.Timestamp(0, tz="UTC")
+    return ((values.dt.tz_convert("UTC") - epoch) / np.timedelta64(1, "s")).to_numpy(dtype=float, na_value=np.nan)
 
 
 def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
