@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,10 @@ from compliance.risk._persist import default_model, default_model_card
 from compliance.risk.synthetic import LABEL_COLUMNS, generate, to_campaigns
 
 TOP_SHARE = 0.04
+MODEL_CARD = Path(__file__).resolve().parents[1] / "docs" / "model-card.md"
+BEYOND_INPUTS = {"zheng-2020", "suzhou-2016"}
+"""Cases whose evidence in reality is not among the model's inputs (each scenario's ``why`` says what it was);
+changing this set is a decision about a case, to be argued in scenarios.yaml, never a way to pass a test."""
 
 SCENARIOS = load_scenarios()
 EXPECTED_IDS = {
@@ -219,11 +224,13 @@ def test_the_documented_cases_are_all_there_and_the_gang_is_left_out_with_a_reas
 def test_each_scenario_states_facts_sources_expectation_and_what_is_assumed() -> None:
     for s in SCENARIOS:
         assert s.facts and s.sources and s.outcome and s.expect_note, s.id
-        assert s.expect in ("top", "not_top")
+        assert s.expect in ("top", "not_top", "beyond_inputs")
+        assert bool(s.why) == (s.expect == "beyond_inputs"), s.id
         assert set(s.assumptions) <= s.reported | {"context"}, s.id
         assert not set(s.placeholders) & s.reported, s.id
         assert "created_at" in s.reported or "created_at" in s.placeholders, s.id
     by_id = {s.id: s for s in SCENARIOS}
+    assert {s.id for s in SCENARIOS if s.expect == "beyond_inputs"} == BEYOND_INPUTS
     assert by_id["wang-fengya-2018"].expect == "not_top"
     assert by_id["wu-heche-2019"].kind == "disclosure_dispute"
     assert "NO FRAUD WAS FOUND" in by_id["wu-heche-2019"].outcome
@@ -306,8 +313,18 @@ def test_the_ranking_is_plain_json_with_percentiles(ranking: dict[str, dict]) ->
 def test_each_documented_case_ranks_where_expected_on_its_reported_facts(
     scenario: Scenario, ranking: dict[str, dict]
 ) -> None:
-    """`top`: within the top 4 % of 200,000 fresh synthetic campaigns; `not_top` (王凤雅): not."""
+    """`top`: within the top 4 % of 200,000 fresh synthetic campaigns; `not_top` (王凤雅): not;
+    `beyond_inputs`: no rank expected, but the model card's scenario table shows the case with its `why`."""
     r = ranking[scenario.id]
+    if scenario.expect == "beyond_inputs":
+        assert r["met"] is None and r["why"] == scenario.why
+        rows = [line for line in MODEL_CARD.read_text(encoding="utf-8").splitlines() if f"(`{scenario.id}`)" in line]
+        assert len(rows) == 1 and rows[0].startswith("|"), f"{scenario.id} is not in the model card's scenario table"
+        assert f"| beyond_inputs: {' '.join(scenario.why.split())} |" in rows[0], (
+            f"{scenario.id}: the model card's table does not give the beyond_inputs explanation; "
+            "regenerate it with `python benchmarks/model_report.py`"
+        )
+        return
     where = "within" if scenario.expect == "top" else "outside"
     assert r["met"], (
         f"{scenario.id} ({scenario.case}) should rank {where} the top {TOP_SHARE:.0%} on its reported facts: "

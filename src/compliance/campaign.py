@@ -191,6 +191,10 @@ class Documents(_Model):
     medical_plan: bool | None = None  # 预期医疗计划
     cost_list: bool | None = None  # 医疗花费清单
     plan_published: bool | None = None  # plan and cost list reviewed and published (审核并公示)
+    edit_traces_detected: bool | None = None
+    """The platform's document check found signs of editing, e.g. image-editing traces (PS痕迹) in the
+    medical records (孝昌 2024; 水滴筹 2019-12-10: PS'd records); ``False`` when checked and none were
+    found, ``None`` when no such check was run or the export does not say."""
 
 
 class Payout(_Model):

@@ -62,7 +62,9 @@ model is trained on seed 20,261,122; ``tests/test_risk_evaluation.py`` and ``ben
 use these)."""
 SCENARIO_FORMAT = "compliance-risk-scenarios/1"
 SCENARIOS_FILE = "scenarios.yaml"
-EXPECTATIONS = ("top", "not_top")
+EXPECTATIONS = ("top", "not_top", "beyond_inputs")
+"""``top``: within the top share; ``not_top``: not; ``beyond_inputs``: what caught the case in reality is not
+among the model's inputs (the scenario's ``why`` quotes it), so no rank is expected: it is ranked and reported."""
 KINDS = ("fraud", "misconduct", "disclosure_dispute", "legitimate_outlier", "false_accusation")
 
 _DISCLOSURE_FIELDS = tuple(f"disclosure.{item}" for item in DISCLOSURE_ITEMS)
@@ -89,6 +91,7 @@ FEATURE_INPUTS: dict[str, tuple[str, ...]] = {
     "document_reuse": ("medical.document_hashes",),
     "promoter_hospital_campaigns": ("promoter_id", "medical.hospital_id"),
     "missing_medical_proof": ("documents.medical_proof",),
+    "document_edit_traces": ("documents.edit_traces_detected",),
 }
 """The campaign fields each feature is computed from: a scenario reports a feature when it reports all of
 them (``tests/test_risk_evaluation.py`` checks this covers every feature)."""
@@ -216,6 +219,8 @@ class Scenario:
     """Fields the schema requires but the case does not report: field → what was put there and why."""
     assumptions: Mapping[str, str]
     """Fields whose value is a reading of the facts rather than a reported figure: field → why."""
+    why: str = ""
+    """For ``expect: beyond_inputs``: what caught the case in reality, quoted, and why no input holds it."""
 
     @property
     def reported_features(self) -> tuple[str, ...]:
@@ -263,6 +268,11 @@ def _scenario(entry: Any, where: str) -> Scenario:
         raise ValueError(f"{where}: scenario {sid!r}: kind must be one of {KINDS}")
     if entry["expect"] not in EXPECTATIONS:
         raise ValueError(f"{where}: scenario {sid!r}: expect must be one of {EXPECTATIONS}")
+    why = str(entry.get("why") or "").strip()
+    if (entry["expect"] == "beyond_inputs") != bool(why):
+        raise ValueError(f"{where}: scenario {sid!r}: a `why` is given with, and only with, expect: beyond_inputs")
+    if "|" in why:
+        raise ValueError(f"{where}: scenario {sid!r}: `why` must not contain '|' (it goes into a Markdown table)")
     raw = entry["campaign"]
     campaign = Campaign.parse(raw, row=sid)
     written = set(_written_fields(raw))
@@ -294,6 +304,7 @@ def _scenario(entry: Any, where: str) -> Scenario:
         reported=frozenset(written - set(placeholders)),
         placeholders=placeholders,
         assumptions=assumptions,
+        why=why,
     )
 
 
@@ -347,7 +358,8 @@ def rank_scenarios(
       population's campaigns that land within the top ``top_share`` once given the scenario's facts;
     - ``reported_features`` and ``unreported_features``;
     - ``met``: the expectation (``top``: within the top ``top_share``; ``not_top``: not) holds on the
-      reported facts; ``met_as_encoded``: it holds for the campaign as encoded.
+      reported facts; ``met_as_encoded``: it holds for the campaign as encoded. Both are ``None`` for
+      ``expect: beyond_inputs`` (no rank is expected), which also carries ``why``.
     """
     if getattr(model, "input", "campaigns") != "campaigns":
         raise TypeError("rank_scenarios needs a model fitted with input='campaigns'")
@@ -385,6 +397,7 @@ def rank_scenarios(
 
         is_top, facts_is_top = share <= top_share, facts_share <= top_share
         wanted = scenario.expect == "top"
+        judged = scenario.expect != "beyond_inputs"
         results.append(
             {
                 "id": scenario.id,
@@ -413,8 +426,9 @@ def rank_scenarios(
                 "facts_reasons": facts_reasons,
                 "reported_features": list(reported),
                 "unreported_features": [name for name in FEATURE_NAMES if name not in reported],
-                "met": facts_is_top == wanted,
-                "met_as_encoded": is_top == wanted,
+                "met": facts_is_top == wanted if judged else None,
+                "met_as_encoded": is_top == wanted if judged else None,
+                **({} if judged else {"why": scenario.why}),
             }
         )
     return results

@@ -79,6 +79,7 @@ _KINDS = {
     "document_reuse": "log_count",
     "promoter_hospital_campaigns": "log_count",
     "missing_medical_proof": "flag",
+    "document_edit_traces": "flag",
 }
 
 
@@ -112,6 +113,7 @@ _UNKNOWN = {
     "document_reuse": ("医疗材料是否与其他项目相同", "whether the medical documents appear on other campaigns"),
     "promoter_hospital_campaigns": ("同一推广人与医院的项目数", "campaigns from the same promoter and hospital"),
     "missing_medical_proof": ("是否提交医疗证明", "whether medical proof was submitted"),
+    "document_edit_traces": ("材料是否有修改痕迹", "whether the documents show signs of editing"),
 }
 
 
@@ -240,6 +242,12 @@ FEATURES: tuple[Feature, ...] = (
         "{value} other campaign(s) from this hospital through the same promoter",
     ),
     _f("missing_medical_proof", "No medical proof submitted.", "未提交医疗证明", "no medical proof submitted"),
+    _f(
+        "document_edit_traces",
+        "The platform's document check found signs of editing, e.g. PS traces (孝昌 2024; 水滴筹 2019-12-10).",
+        "材料审核发现修改痕迹（如PS痕迹）",
+        "the document check found signs of editing (e.g. image-editing traces)",
+    ),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
@@ -434,6 +442,7 @@ def _compute(c: Mapping[str, Any], xp: Any) -> list[Any]:
         xp.log1p(c["document_reuse"]),
         xp.log1p(c["pair_campaigns"]),
         c["no_medical_proof"],
+        c["edit_traces"],
     ]
 
 
@@ -482,6 +491,7 @@ def campaign_inputs(campaign: Campaign, reference: Reference) -> dict[str, float
         "no_medical_proof": _num(
             None if campaign.documents.medical_proof is None else not campaign.documents.medical_proof
         ),
+        "edit_traces": _num(campaign.documents.edit_traces_detected),
     }
 
 
@@ -517,6 +527,7 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
     payee = frame["payout.payee"] if "payout.payee" in frame else pd.Series([None] * n)
     has_payout = payee.notna().to_numpy()
     proof = num("documents.medical_proof")
+    edits = num("documents.edit_traces_detected")
     reuse, pair_campaigns = _cross_campaign_counts(frame, reference.history)
     categories = frame["medical.diagnosis_category"] if "medical.diagnosis_category" in frame else pd.Series([None] * n)
     return {
@@ -543,6 +554,7 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
         "document_reuse": reuse,
         "pair_campaigns": pair_campaigns,
         "no_medical_proof": np.where(np.isnan(proof), np.nan, (proof == 0).astype(float)),
+        "edit_traces": np.where(np.isnan(edits), np.nan, (edits != 0).astype(float)),
     }
 
 

@@ -33,11 +33,11 @@ checks on 200,000 rows):
 
 Signals. Each campaign belongs to a latent *profile*: clean legitimate (≈ 95.6 %), flagged legitimate
 look-alike (≈ 4.2 %, the flagged-but-not-malicious campaigns), or one of the four malicious typologies.
-Fourteen suspicious *patterns* (inflated target, no cost estimate, no endorsements at launch, burst
+Fifteen suspicious *patterns* (inflated target, no cost estimate, no endorsements at launch, burst
 of first-day donations, abnormal sharing, new account, serial/rejected applicant, unanswered
 disclosure, concealed other-platform fundraising, reused medical record, hot promoter/hospital pair,
-fast lump-sum payout, "other" payee, complaints) each fire with a probability that depends on the
-profile (:data:`PATTERN_PROBABILITIES`); a fired pattern shifts the distribution of its signal, which
+fast lump-sum payout, "other" payee, complaints, edit traces found by the platform's document check)
+each fire with a probability that depends on the profile (:data:`PATTERN_PROBABILITIES`); a fired pattern shifts the distribution of its signal, which
 still overlaps the normal one. 20 % of malicious campaigns use the clean profile (they look clean),
 and every pattern also fires in some clean campaigns. Signals are missing at the same rate in every
 class (exports are incomplete), except where absence *is* a signal: no cost estimate, unanswered
@@ -194,6 +194,7 @@ PATTERNS = (
     "fast_lump_sum_payout",  # 莫某: full sum requested the night the campaign ended, one transfer
     "other_payee",  # brokers asking to insert their own receiving account (2021-2022)
     "complaints",  # 莫某 (wife), 叶某 (family), 罗定 (colleagues) reported
+    "edited_documents",  # 孝昌: PS traces spotted at review; 水滴筹 2019-12-10: PS'd records
 )
 """The suspicious patterns a campaign may show; each shifts one signal's distribution."""
 
@@ -201,16 +202,22 @@ _PROFILES = ("clean", "flagged_lookalike", *TYPOLOGIES)
 # Rows: profiles; columns: PATTERNS. Assumptions informed by the cases above, not published rates.
 # fmt: off
 PATTERN_PROBABILITIES: dict[str, tuple[float, ...]] = {
-    #                        infl  nocost zero burst share  new  serial unans  conc  reuse   hot  fast  other compl
-    "clean":                (0.03, 0.18, 0.04, 0.05, 0.04, 0.35, 0.05, 0.10, 0.006, 0.003, 0.012, 0.05, 0.008, 0.08),
-    "flagged_lookalike":    (0.15, 0.30, 0.15, 0.15, 0.15, 0.50, 0.20, 0.25, 0.06,  0.02,  0.05,  0.15, 0.03,  0.35),
-    "faked_own_illness":    (0.45, 0.35, 0.30, 0.30, 0.20, 0.55, 0.35, 0.30, 0.30,  0.35,  0.03,  0.35, 0.05,  0.40),
-    "faked_others_illness": (0.35, 0.30, 0.35, 0.50, 0.55, 0.55, 0.20, 0.30, 0.30,  0.30,  0.45,  0.30, 0.15,  0.35),
-    "impersonation":        (0.30, 0.35, 0.55, 0.20, 0.20, 0.60, 0.30, 0.35, 0.40,  0.45,  0.03,  0.35, 0.10,  0.40),
-    "misused_funds":        (0.45, 0.30, 0.10, 0.40, 0.15, 0.35, 0.15, 0.40, 0.30,  0.05,  0.03,  0.55, 0.30,  0.55),
+    #                        infl  nocost zero burst share  new  serial unans  conc  reuse   hot  fast  other compl  edit
+    "clean":                (0.03, 0.18, 0.04, 0.05, 0.04, 0.35, 0.05, 0.10, 0.006, 0.003, 0.012, 0.05, 0.008, 0.08, 0.002),
+    "flagged_lookalike":    (0.15, 0.30, 0.15, 0.15, 0.15, 0.50, 0.20, 0.25, 0.06,  0.02,  0.05,  0.15, 0.03,  0.35, 0.03),
+    "faked_own_illness":    (0.45, 0.35, 0.30, 0.30, 0.20, 0.55, 0.35, 0.30, 0.30,  0.35,  0.03,  0.35, 0.05,  0.40, 0.30),
+    "faked_others_illness": (0.35, 0.30, 0.35, 0.50, 0.55, 0.55, 0.20, 0.30, 0.30,  0.30,  0.45,  0.30, 0.15,  0.35, 0.20),
+    "impersonation":        (0.30, 0.35, 0.55, 0.20, 0.20, 0.60, 0.30, 0.35, 0.40,  0.45,  0.03,  0.35, 0.10,  0.40, 0.35),
+    "misused_funds":        (0.45, 0.30, 0.10, 0.40, 0.15, 0.35, 0.15, 0.40, 0.30,  0.05,  0.03,  0.55, 0.30,  0.55, 0.02),
 }
 # fmt: on
 """Probability that each pattern (columns, in :data:`PATTERNS` order) fires, per latent profile."""
+_LATE_PATTERNS = 1
+"""The last patterns of :data:`PATTERNS` (``edited_documents``), drawn after every other signal so that
+adding them left the random stream, and so every other column, of a given seed unchanged."""
+_EDIT_CHECK_MISSING = 0.40
+"""Share of rows, in every class, without a document-edit check result (many platforms run none): an
+assumption."""
 
 _STEALTH = 0.20  # share of malicious campaigns drawn with the clean profile (assumption)
 _MALICIOUS_P = PUBLISHED["malicious_share"].value
@@ -325,7 +332,8 @@ def generate(
     profile = np.where(flagged, 1, 0)
     profile = np.where(malicious & ~stealth, 2 + typology, profile)
     pattern_p = np.array([PATTERN_PROBABILITIES[p] for p in _PROFILES])
-    fired = rng.random((n, len(PATTERNS))) < pattern_p[profile]
+    early = len(PATTERNS) - _LATE_PATTERNS
+    fired = rng.random((n, early)) < pattern_p[profile][:, :early]
     (
         f_inflate,
         f_nocost,
@@ -588,6 +596,9 @@ def generate(
     promoter_names = np.array([f"P{p:05d}" for p in range(n_promoters + n_hot)], dtype=object)
     cols["promoter_id"] = _strings(promoter_names[promoter_id], m_promoter)
     cols["other_platform_campaign_ids"] = pd.Series(other_ids, dtype=object)
+    # --- document-edit check (drawn last: see _LATE_PATTERNS) -----------------------------------------
+    f_edited = rng.random(n) < pattern_p[profile][:, early]
+    cols["documents.edit_traces_detected"] = _bools(f_edited, rng.random(n) < _EDIT_CHECK_MISSING)
     cols["label.malicious"] = malicious
     cols["label.flagged"] = flagged
     typology_names = np.array(TYPOLOGIES, dtype=object)[typology]
