@@ -205,20 +205,19 @@ def risk_benchmark(train_rows: int, single: int, batch: int) -> dict[str, Any]:
         "compliance score_campaign (features + score + reasons)": [],
         "scikit-learn predict_proba, one row (score only)": [],
     }
+    paths = {
+        "compliance score_campaign (features + score + reasons)": lambda i: model.score_campaign(campaigns[i]),
+        "scikit-learn predict_proba, one row (score only)": lambda i: pipeline.predict_proba(rows[i]),
+    }
     for round_ in range(2):  # round 0 warms up
         for start in range(0, len(campaigns), BLOCK):
-            for index in range(start, min(start + BLOCK, len(campaigns))):
-                t0 = clock()
-                model.score_campaign(campaigns[index])
-                t1 = clock()
-                if round_:
-                    times["compliance score_campaign (features + score + reasons)"].append(t1 - t0)
-            for index in range(start, min(start + BLOCK, len(campaigns))):
-                t0 = clock()
-                pipeline.predict_proba(rows[index])
-                t1 = clock()
-                if round_:
-                    times["scikit-learn predict_proba, one row (score only)"].append(t1 - t0)
+            for name, run in paths.items():
+                for index in range(start, min(start + BLOCK, len(campaigns))):
+                    t0 = clock()
+                    run(index)
+                    t1 = clock()
+                    if round_:
+                        times[name].append(t1 - t0)
     big = synthetic.generate(batch, seed=13).drop(columns=labels)
     model.score_table(big.head(1000))
     throughput = {}
