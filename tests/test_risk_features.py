@@ -107,8 +107,10 @@ def test_target_over_estimate_is_the_log2_ratio() -> None:
     assert feature("target_over_estimate", target_amount="400000", medical=medical) == 2.0
     assert feature("target_over_estimate", target_amount="50000", medical=medical) == -1.0
     assert feature("no_cost_estimate", medical=medical) == 0.0
-    assert nan(feature("target_over_estimate"))  # no estimate: the ratio is unknown ...
-    assert feature("no_cost_estimate") == 1.0  # ... and its absence is the documented signal
+    # no estimate: the ratio is neutral (log2 1 = 0) and the absence is carried by no_cost_estimate alone,
+    # so one fact never becomes two reasons (docs/design.md)
+    assert feature("target_over_estimate") == 0.0
+    assert feature("no_cost_estimate") == 1.0
 
 
 def test_target_over_category_uses_the_typical_target_of_the_illness() -> None:
@@ -256,13 +258,14 @@ def test_a_missing_signal_is_nan_never_zero() -> None:
     known = {
         "log_target",
         "target_at_cap",
+        "target_over_estimate",  # neutral 0 without an estimate; no_cost_estimate records the absence
         "no_cost_estimate",
         "disclosure_unanswered",
         "other_platform_campaigns",
         "promoter_hospital_campaigns",
     }
     assert {name for name, value in x.items() if not nan(value)} == known
-    assert (x["no_cost_estimate"], x["disclosure_unanswered"]) == (1.0, 8.0)
+    assert (x["target_over_estimate"], x["no_cost_estimate"], x["disclosure_unanswered"]) == (0.0, 1.0, 8.0)
     # and every unknown stays NaN in the table path too (no fill with 0)
     row = pd.DataFrame(
         {

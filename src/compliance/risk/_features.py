@@ -295,13 +295,14 @@ class History:
         if not hashes:
             return NAN
         own = 1 if str(campaign_id) in self.campaigns else 0
-        return float(max(self.documents.get(h, 0) for h in hashes) - own) if self.documents else NAN
+        return float(max(max(self.documents.get(h, 0) for h in hashes) - own, 0)) if self.documents else NAN
 
     def pair_count(self, campaign_id: Any, promoter: Any, hospital: Any) -> float:
-        """Other campaigns from the same promoter at the same hospital; 0 with no promoter; NaN unknown."""
+        """Other campaigns from the same promoter at the same hospital; 0 with no promoter; NaN when unknown
+        (no hospital, or no history to compare with)."""
         if not isinstance(promoter, str):
             return 0.0
-        if not isinstance(hospital, str):
+        if not isinstance(hospital, str) or not self.pairs:
             return NAN
         own = 1 if str(campaign_id) in self.campaigns else 0
         return float(max(self.pairs.get(f"{promoter}\x1f{hospital}", 0) - own, 0))
@@ -422,7 +423,9 @@ def _compute(c: Mapping[str, Any], xp: Any) -> list[Any]:
     return [
         xp.log1p(target),
         xp.ge(target, CAP),
-        xp.clip(xp.log2(xp.divide(target, estimate)), -3.0, 6.0),
+        # with no estimate the ratio is neutral (log2 1 = 0): `no_cost_estimate` says the estimate is missing,
+        # and one fact must not become two reasons
+        xp.where(xp.missing(estimate), 0.0, xp.clip(xp.log2(xp.divide(target, estimate)), -3.0, 6.0)),
         xp.missing(estimate),
         xp.clip(xp.log2(xp.divide(target, c["typical_target"])), -4.0, 6.0),
         xp.where(c["endorsements_first_24h"], 0.0, 1.0),
@@ -566,14 +569,17 @@ def _epoch_seconds(series: Any) -> np.ndarray:
     """Seconds since the epoch; a time without a zone is Asia/Shanghai, as for a single campaign."""
     import pandas as pd
 
-    values = (
-        pd.to_datetime(series, errors="coerce", format="mixed")
-        if not pd.api.types.is_datetime64_any_dtype(series.dtype)
-        else series
-    )
-    if getattr(values.dt, "tz", None) is None:
-        values = values.dt.tz_localize("Asia/Shanghai")
-    # seconds from the epoch whatever the column's unit (pandas 3 stores Python datetimes as microseconds)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = series if getattr(series.dt, "tz", None) is not None else series.dt.tz_localize("Asia/Shanghai")
+    else:  # text: times with an offset are read as given, times without one as Asia/Shanghai (like one campaign)
+        text = series.astype("string")
+        aware = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True, na=False).to_numpy(bool)
+        values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
+        if aware.any():
+            values[aware] = pd.to_datetime(text[aware], errors="coerce", format="mixed", utc=True)
+        if (~aware).any():
+            local = pd.to_datetime(text[~aware], errors="coerce", format="mixed")
+            values[~aware] = local.dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
     epoch = pd.Timestamp(0, tz="UTC")
     return ((values.dt.tz_convert("UTC") - epoch) / np.timedelta64(1, "s")).to_numpy(dtype=float, na_value=np.nan)
 

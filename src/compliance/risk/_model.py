@@ -291,7 +291,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         import pandas as pd
 
         features = self._features(frame)
-        scores = self._scores(features)
+        scores = np.round(self._scores(features), 6)  # banded as rounded, exactly as score_campaign does
         contributions = self.contributions(features)
         ranked = np.where(contributions > 1e-9, contributions, -np.inf)
         order = np.argsort(-ranked, axis=1, kind="stable")[:, :top]
@@ -302,7 +302,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             "high",
             np.where(scores >= self.thresholds_["elevated"], "elevated", "low"),
         )
-        columns: dict[str, Any] = {"risk_score": np.round(scores, 6), "risk_band": bands}
+        columns: dict[str, Any] = {"risk_score": scores, "risk_band": bands}
         for k in range(top):
             present = np.isfinite(picked[:, k])
             columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], None)

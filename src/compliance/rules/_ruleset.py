@@ -275,6 +275,8 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+_PLAIN = (type(None), bool, str, int, float, Decimal, date, tuple, list, Mapping)
+"""Values a finding lists as they are; anything else is a nested object whose fields are listed where read."""
 _OBJECT = object()
 """What a value getter returns for a whole nested object (e.g. a required ``payout``): not listed."""
 
@@ -288,7 +290,7 @@ def _json_getter(path: str, params: Any) -> Getter:
 
     def json_value(facts: Facts) -> Any:
         value = get(facts)
-        return _OBJECT if isinstance(value, BaseModel) else _json_value(value)
+        return _json_value(value) if isinstance(value, _PLAIN) else _OBJECT
 
     return json_value
 
