@@ -310,11 +310,10 @@ def test_the_ranking_is_plain_json_with_percentiles(ranking: dict[str, dict]) ->
 
 
 # Open findings, not hidden: these cases' evidence IS among the model's inputs, yet on their reported facts
-# alone they rank just outside the top 4 % (莫某 4.9 %, 罗定 4.7 %, 寿宁 5.6 %, brokers 6.3 %) or well outside
+# alone they rank just outside the top 4 % (罗定 4.7 %, 寿宁 5.6 %, brokers 6.3 %) or well outside
 # (菏泽 13.9 %, 吴鹤臣 12.2 %). Issue 3 stays open on them; strict, so the suite says so the day the model
 # catches one (then delete its line here). The model card's scenario table shows each with its reasons.
 OPEN_FINDINGS = {
-    "mo-2018": "first-day burst and a payout after 26 h rank 4.9 %, just outside the top 4 %",
     "luoding-2020": "no endorsements, complaints and other platforms rank 4.7 %, just outside the top 4 %",
     "shouning-2019": "a reused document and other platforms rank 5.6 %, outside the top 4 %",
     "brokers-2022": "a payee who is not the patient, a relative or the hospital ranks 6.3 %, outside the top 4 %",

@@ -107,9 +107,9 @@ def test_target_over_estimate_is_the_log2_ratio() -> None:
     assert feature("target_over_estimate", target_amount="400000", medical=medical) == 2.0
     assert feature("target_over_estimate", target_amount="50000", medical=medical) == -1.0
     assert feature("no_cost_estimate", medical=medical) == 0.0
-    # no estimate: the ratio is neutral (log2 1 = 0) and the absence is carried by no_cost_estimate alone,
-    # so one fact never becomes two reasons (docs/design.md)
-    assert feature("target_over_estimate") == 0.0
+    # no estimate: the ratio is unknown, and its absence is the documented signal (the model fills the
+    # ratio with its typical legitimate value there, so the flag alone carries it: docs/design.md)
+    assert nan(feature("target_over_estimate"))
     assert feature("no_cost_estimate") == 1.0
 
 
@@ -152,7 +152,9 @@ def test_unanswered_disclosure_items_are_counted() -> None:
 
 def test_a_payout_two_hours_after_creation() -> None:
     payout = {"amount": "50000", "payee": "patient", "requested_at": "2025-03-01 11:00"}
-    assert feature("hours_to_payout", payout=payout) == math.log1p(2.0)
+    assert feature("fast_payout", payout=payout) == 1.0
+    assert feature("fast_payout", payout={**payout, "requested_at": "2025-03-03 09:00"}) == 1.0  # 48 h
+    assert feature("fast_payout", payout={**payout, "requested_at": "2025-03-03 09:01"}) == 0.0
     assert feature("lump_sum_payout", payout=payout) == 0.0
     assert feature("payout_to_other", payout=payout) == 0.0
     assert feature("payout_to_other", payout={**payout, "payee": "other"}) == 1.0
@@ -164,9 +166,10 @@ def test_a_payout_of_95_percent_or_more_of_the_money_is_a_lump_sum(amount: str, 
     assert feature("lump_sum_payout", payout=payout) == expected
 
 
-def test_without_a_payout_the_payout_features_are_unknown() -> None:
-    for name in ("hours_to_payout", "lump_sum_payout", "payout_to_other"):
-        assert nan(feature(name)), name
+def test_without_a_payout_nothing_was_withdrawn_so_the_payout_features_are_zero_not_unknown() -> None:
+    # a campaign at publish has no payout: that is known, and must not read as "unknown" (docs/design.md)
+    for name in ("fast_payout", "lump_sum_payout", "payout_to_other"):
+        assert feature(name) == 0.0, name
 
 
 def test_other_platforms_undisclosed() -> None:
@@ -258,14 +261,16 @@ def test_a_missing_signal_is_nan_never_zero() -> None:
     known = {
         "log_target",
         "target_at_cap",
-        "target_over_estimate",  # neutral 0 without an estimate; no_cost_estimate records the absence
         "no_cost_estimate",
+        "fast_payout",  # no payout requested: nothing was withdrawn (known), so the payout signals are 0
+        "lump_sum_payout",
+        "payout_to_other",
         "disclosure_unanswered",
         "other_platform_campaigns",
         "promoter_hospital_campaigns",
     }
     assert {name for name, value in x.items() if not nan(value)} == known
-    assert (x["target_over_estimate"], x["no_cost_estimate"], x["disclosure_unanswered"]) == (0.0, 1.0, 8.0)
+    assert (x["no_cost_estimate"], x["disclosure_unanswered"]) == (1.0, 8.0)
     # and every unknown stays NaN in the table path too (no fill with 0)
     row = pd.DataFrame(
         {
@@ -330,13 +335,14 @@ def test_times_with_and_without_an_offset_read_as_a_single_campaign_reads_them()
             "campaign_id": ["c-1", "c-2"],
             "target_amount": [200000.0, 200000.0],
             "created_at": ["2025-03-01 09:00:00", "2025-03-01T01:00:00Z"],  # the same instant, written twice
-            "payout.requested_at": ["2025-03-01 11:00:00", "2025-03-01T11:00:00+08:00"],
+            # 47 h and 49 h after launch, each written the other way: a misread zone or unit lands on the
+            # wrong side of 48 h
+            "payout.requested_at": ["2025-03-03 08:00:00", "2025-03-03T10:00:00+08:00"],
             "payout.amount": [10.0, 10.0],
             "payout.payee": ["patient", "patient"],
         }
     )
-    hours = features(rows)["hours_to_payout"].tolist()
-    assert hours == [math.log1p(2.0), math.log1p(2.0)]
+    assert features(rows)["fast_payout"].tolist() == [1.0, 0.0]
 
 
 def test_features_of_a_table_keep_its_index_and_name_the_columns(sample: pd.DataFrame) -> None:

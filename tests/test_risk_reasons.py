@@ -79,8 +79,12 @@ def single(supervised: RiskModel, campaigns: list[Campaign]) -> dict[str, Any]:
 def test_the_spied_features_are_the_campaigns_features(
     supervised: RiskModel, campaigns: list[Campaign], single: dict[str, Any]
 ) -> None:
-    expected = np.array([campaign_features(c, supervised.reference_) for c in campaigns[:200]], dtype=float)
+    raw = np.array([campaign_features(c, supervised.reference_) for c in campaigns[:200]], dtype=float)
+    # the model's inputs: the campaign's features, with a feature that does not apply (the cost ratio when there
+    # is no estimate) set to its typical legitimate value (compliance.risk._model.NOT_APPLICABLE_WHEN)
+    expected = supervised._apply_fills(raw)
     assert np.array_equal(single["x"][:200], expected, equal_nan=True)
+    assert not np.array_equal(raw, expected, equal_nan=True)  # the fill did apply to some of these campaigns
     assert [r.score for r in single["risks"]] == [round(s, 6) for s in single["scores"]]
 
 

@@ -84,7 +84,7 @@ FEATURE_INPUTS: dict[str, tuple[str, ...]] = {
     "disclosure_unanswered": _DISCLOSURE_FIELDS,
     "other_platform_campaigns": ("other_platform_campaign_ids",),
     "other_platforms_undisclosed": ("other_platform_campaign_ids", "disclosure.other_platform_fundraising"),
-    "hours_to_payout": ("payout.requested_at", "created_at"),
+    "fast_payout": ("payout.requested_at", "created_at"),
     "lump_sum_payout": ("payout.amount", "raised_amount"),
     "payout_to_other": ("payout.payee",),
     "complaints": ("activity.complaint_count",),

@@ -47,6 +47,10 @@ from compliance.risk._features import (
 __all__ = ["RiskModel"]
 
 BANDS = ("low", "elevated", "high")
+NOT_APPLICABLE_WHEN: tuple[tuple[str, str], ...] = (("target_over_estimate", "no_cost_estimate"),)
+"""(feature, flag): where the flag is 1 the feature does not apply (no estimate, no ratio). The model fills it
+with its typical legitimate value, so it contributes exactly nothing and the flag alone carries the absence:
+one fact, one reason."""
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
@@ -115,6 +119,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if self.input not in ("campaigns", "features"):
             raise ValueError(f"input must be 'campaigns' or 'features', not {self.input!r}")
         features, y = self._training_features(X, y)
+        self.fill_ = self._fills(features, y)
+        features = self._apply_fills(features)
         if self.mode == "supervised":
             self._fit_supervised(features, y)
         else:
@@ -177,6 +183,27 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             self.classes_ = np.array([0, 1])
         return features, y
 
+    def _fills(self, features: np.ndarray, y: np.ndarray | None) -> list[tuple[int, int, float]]:
+        """(feature, flag, value) for each not-applicable feature: its typical legitimate value where it applies."""
+        if self.input != "campaigns":
+            return []
+        legitimate = np.ones(len(features), bool) if y is None else (y == self.classes_[0])
+        fills = []
+        for name, flag in NOT_APPLICABLE_WHEN:
+            i, j = self.feature_names_.index(name), self.feature_names_.index(flag)
+            applies = legitimate & (features[:, j] == 0) & ~np.isnan(features[:, i])
+            fills.append((i, j, float(np.median(features[applies, i])) if applies.any() else 0.0))
+        return fills
+
+    def _apply_fills(self, features: np.ndarray) -> np.ndarray:
+        fills = getattr(self, "fill_", [])
+        if not fills:
+            return features
+        features = features.copy()
+        for i, j, value in fills:
+            features[features[:, j] == 1, i] = value
+        return features
+
     def _fit_supervised(self, features: np.ndarray, y: np.ndarray) -> None:
         pipeline = Pipeline(
             [
@@ -217,14 +244,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         else:
             digest.update(np.ascontiguousarray(self.training_anomaly_).tobytes())
         digest.update(np.ascontiguousarray(self.baseline_).tobytes())
+        digest.update(repr(self.fill_).encode())
         return digest.hexdigest()[:12]
 
     # -- scoring ---------------------------------------------------------------------------------------
 
     def _features(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        if self.input == "campaigns":
-            return frame_features(X, self.reference_)  # rows are compared with each other and the history
+        if self.input == "campaigns":  # rows are compared with each other and the history
+            return self._apply_fills(frame_features(X, self.reference_))
         return validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
 
     def _scores(self, features: np.ndarray) -> np.ndarray:
@@ -275,6 +303,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if self.input != "campaigns":
             raise TypeError("score_campaign needs a model fitted with input='campaigns'")
         x = campaign_features(Campaign.parse(campaign), self.reference_)
+        for i, j, value in self.fill_:
+            if x[j] == 1.0:
+                x[i] = value
         if self.mode == "supervised":
             score = self.linear_.score(x)
             contributions = self.linear_.contribution_list(x)
