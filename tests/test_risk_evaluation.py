@@ -310,15 +310,15 @@ def test_the_ranking_is_plain_json_with_percentiles(ranking: dict[str, dict]) ->
 
 
 # Open findings, not hidden: these cases' evidence IS among the model's inputs, yet on their reported facts
-# alone they rank just outside the top 4 % (罗定 4.7 %, 寿宁 5.6 %, brokers 6.3 %) or well outside
-# (菏泽 13.9 %, 吴鹤臣 12.2 %). Issue 3 stays open on them; strict, so the suite says so the day the model
+# alone they rank just outside the top 4 % (罗定 4.4 %, 寿宁 5.2 %, brokers 7.2 %) or well outside
+# (菏泽 12.7 %, 吴鹤臣 11.2 %). Issue 3 stays open on them; strict, so the suite says so the day the model
 # catches one (then delete its line here). The model card's scenario table shows each with its reasons.
 OPEN_FINDINGS = {
-    "luoding-2020": "no endorsements, complaints and other platforms rank 4.7 %, just outside the top 4 %",
-    "shouning-2019": "a reused document and other platforms rank 5.6 %, outside the top 4 %",
-    "brokers-2022": "a payee who is not the patient, a relative or the hospital ranks 6.3 %, outside the top 4 %",
-    "heze-2022": "abnormal sharing and promoter/hospital concentration rank 13.9 %: under-weighted",
-    "wu-heche-2019": "a target at the cap and 11x the usual rank 12.2 %: under-weighted",
+    "luoding-2020": "no endorsements, complaints and other platforms rank 4.4 %, just outside the top 4 %",
+    "shouning-2019": "a reused document and other platforms rank 5.2 %, outside the top 4 %",
+    "brokers-2022": "a payee who is not the patient, a relative or the hospital ranks 7.2 %, outside the top 4 %",
+    "heze-2022": "abnormal sharing and promoter/hospital concentration rank 12.7 %: under-weighted",
+    "wu-heche-2019": "a target at the cap and 11x the usual rank 11.2 %: under-weighted",
 }
 
 
