@@ -53,3 +53,23 @@ def test_importing_compliance_does_not_import_pandas_or_scikit_learn() -> None:
     code = "import sys, compliance; print('pandas' in sys.modules, 'sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_risk_package_exports_exactly_its_api() -> None:
+    import compliance.risk
+
+    assert sorted(compliance.risk.__all__) == [
+        "FEATURES",
+        "FEATURE_NAMES",
+        "Feature",
+        "History",
+        "Reference",
+        "RiskModel",
+        "default_model",
+        "features",
+        "load_model",
+        "read_card",
+        "save_model",
+    ]
+    assert all(hasattr(compliance.risk, name) for name in compliance.risk.__all__)
+    assert len(compliance.risk.FEATURE_NAMES) == len(set(compliance.risk.FEATURE_NAMES))
