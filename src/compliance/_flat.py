@@ -15,29 +15,32 @@ from pydantic import BaseModel, SecretStr
 
 from compliance.campaign import Campaign
 
-__all__ = ["FLAT_COLUMNS", "flatten", "unflatten"]
+__all__ = ["FLAT_COLUMNS", "flatten", "leaf_types", "unflatten"]
 
 
-def _leaves(model: type[BaseModel], prefix: str = "") -> list[str]:
+def _unwrap(annotation: Any) -> Any:
+    while get_origin(annotation) is typing.Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def leaf_types(model: type[BaseModel] = Campaign, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every leaf of the schema as (dotted path, its type with Annotated and ``| None`` removed), in schema
+    order; raw identity numbers (secrets) are left out."""
     out = []
     for name, field in model.model_fields.items():
-        annotation = field.annotation
-        while get_origin(annotation) is typing.Annotated:
-            annotation = get_args(annotation)[0]
-        members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
-        inner = members[0]
-        while get_origin(inner) is typing.Annotated:
-            inner = get_args(inner)[0]
+        annotation = _unwrap(field.annotation)
+        inner = _unwrap(([a for a in get_args(annotation) if a is not type(None)] or [annotation])[0])
         if inner is SecretStr:
             continue
         if isinstance(inner, type) and issubclass(inner, BaseModel):
-            out += _leaves(inner, f"{prefix}{name}.")
+            out += leaf_types(inner, f"{prefix}{name}.")
         else:
-            out.append(prefix + name)
+            out.append((prefix + name, inner))
     return out
 
 
-FLAT_COLUMNS: tuple[str, ...] = tuple(_leaves(Campaign))
+FLAT_COLUMNS: tuple[str, ...] = tuple(path for path, _type in leaf_types())
 """Every flat column, in schema order (``payout.*`` columns are empty when there is no payout)."""
 
 _PAYOUT = tuple(c for c in FLAT_COLUMNS if c.startswith("payout."))

@@ -33,6 +33,7 @@ import rule_engine
 from pydantic import BaseModel, SecretStr
 from rule_engine import DataType
 
+from compliance._flat import leaf_types
 from compliance.campaign import DECIMAL_CONTEXT, SHANGHAI, Campaign
 
 EXTRA_SYMBOLS = ("blacklist", "disclosure_answers", "risk", "stage")
@@ -121,21 +122,8 @@ def _object_type(model: type[BaseModel]) -> Any:
     return DataType.OBJECT(model.__name__, attributes)
 
 
-def integer_paths(model: type[BaseModel] = Campaign, prefix: str = "") -> frozenset[str]:
-    """Paths whose values are Python ints: rule-engine reads them as ``Decimal``, so compiled code must too."""
-    paths = set()
-    for name, field in model.model_fields.items():
-        annotation = _unwrap_annotated(field.annotation)
-        members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
-        inner = _unwrap_annotated(members[0])
-        if inner is int:
-            paths.add(prefix + name)
-        elif isinstance(inner, type) and issubclass(inner, BaseModel):
-            paths |= integer_paths(inner, f"{prefix}{name}.")
-    return frozenset(paths)
-
-
-INTEGER_PATHS = integer_paths()
+INTEGER_PATHS = frozenset(path for path, kind in leaf_types() if kind is int)
+"""Paths whose values are Python ints: rule-engine reads them as ``Decimal``, so compiled code must too."""
 
 
 @cache
