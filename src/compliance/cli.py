@@ -189,7 +189,7 @@ def _blacklist(args: argparse.Namespace) -> Blacklist:
 def _rules(args: argparse.Namespace) -> int:
     catalog = _catalog(args)
     rulesets = [_chosen(catalog, args.ruleset)] if args.ruleset else list(catalog)
-    listing = []
+    listing: list[dict[str, Any]] = []
     for ruleset in rulesets:
         assert isinstance(ruleset, Ruleset)
         rules = ruleset.rules if args.stage is None else ruleset.rules_for(args.stage)
@@ -233,6 +233,7 @@ def _plain(value: Any) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from compliance.risk import RiskModel
     from compliance.risk import _train as training
 
     if args.synthetic:
@@ -251,7 +252,7 @@ def _train(args: argparse.Namespace) -> int:
             model = (
                 training.train_from_export(frame, args.label, **params)
                 if args.label
-                else training.RiskModel(**params).fit(frame)
+                else RiskModel(**params).fit(frame)
             )
         except (TypeError, ValueError) as error:
             raise _Exit(EX_DATAERR, f"{args.export}: {error}") from None

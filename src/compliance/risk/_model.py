@@ -336,7 +336,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         columns: dict[str, Any] = {"risk_score": scores, "risk_band": bands}
         for k in range(top):
             present = np.isfinite(picked[:, k])
-            columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], None)
+            columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], np.array(None, dtype=object))
             columns[f"risk_contribution_{k + 1}"] = np.where(present, np.round(picked[:, k], 4), np.nan)
         return pd.DataFrame(columns, index=frame.index)
 

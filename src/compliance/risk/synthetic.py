@@ -136,6 +136,7 @@ _TYPOLOGY_COUNTS = (29, 7, 8, 8)
 
 LABEL_COLUMNS = ("label.malicious", "label.flagged", "label.typology")
 
+_NONE = np.array(None, dtype=object)  # a null in an object column
 _CATEGORIES: tuple[str, ...] = typing.get_args(DiagnosisCategory)  # the schema is the one list
 _CATEGORY_P = (0.12, 0.06, 0.30, 0.10, 0.05, 0.12, 0.10, 0.03, 0.12)  # assumption
 CATEGORY_TYPICAL_COST: dict[str, float] = {
@@ -478,7 +479,7 @@ def generate(
     payee_hash = np.where(
         payee == 0,
         patient_hash,
-        np.where((payee == 1) & _CLOSE[relation], initiator_hash, np.where(payee == 2, None, stranger_hash)),
+        np.where((payee == 1) & _CLOSE[relation], initiator_hash, np.where(payee == 2, _NONE, stranger_hash)),
     )
 
     # --- document hash tuples ------------------------------------------------------------------------
@@ -498,12 +499,12 @@ def generate(
     if len(other_rows):
         shifts = rng.integers(1, len(PLATFORMS), (len(other_rows), 3))
         numbers = rng.integers(10**9, 10**10, (len(other_rows), 3))
-        for j, row in enumerate(other_rows.tolist()):
-            k = int(n_other[row])
-            own = int(platform[row])
-            picks = sorted({(own + int(s)) % len(PLATFORMS) for s in shifts[j, :k]})
-            other_ids[row] = tuple(
-                f"{PLATFORMS[p]}:{_PLATFORM_PREFIX[p]}{int(numbers[j, m])}" for m, p in enumerate(picks)
+        for index, at in enumerate(other_rows.tolist()):
+            count = int(n_other[at])
+            own = int(platform[at])
+            picks = sorted({(own + int(s)) % len(PLATFORMS) for s in shifts[index, :count]})
+            other_ids[at] = tuple(
+                f"{PLATFORMS[p]}:{_PLATFORM_PREFIX[p]}{int(numbers[index, m])}" for m, p in enumerate(picks)
             )
 
     # --- missingness (same rates in every class) --------------------------------------------------

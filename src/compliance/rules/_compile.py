@@ -86,7 +86,8 @@ def compile_condition(rule: rule_engine.Rule, params: Any) -> CompiledCondition:
 
 
 def _reference(rule: rule_engine.Rule) -> Getter:
-    return rule.evaluate
+    evaluate: Getter = rule.evaluate
+    return evaluate
 
 
 def builtins_used(expression: Any) -> set[str]:
@@ -156,7 +157,7 @@ class _Compiler:
 
     def _path_of(self, node: Any) -> str | None:
         if isinstance(node, ast.SymbolExpression) and node.scope is None:
-            return node.name
+            return str(node.name)
         if isinstance(node, ast.GetAttributeExpression):
             parent = self._path_of(node.object)
             return None if parent is None else f"{parent}.{node.name}"

@@ -401,7 +401,8 @@ def _build(
     }
     params_obj = types.SimpleNamespace(**values)
     params_type = parameters_type(values)
-    rules, seen = [], {}
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
     for spec, doc, loc in source.rules:
         where = f"{doc.path}:{doc.line_of(loc)}"
         if spec.id in seen:
