@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -11,7 +10,7 @@ from compliance._version import __version__
 from compliance.blacklist import UNCHECKED, Blacklist
 from compliance.campaign import Campaign
 from compliance.decision import OUTCOME_ORDER, Decision, Finding, Obligation, Text
-from compliance.rules._ruleset import Catalog, Rule, Ruleset
+from compliance.rules._ruleset import MISSING_REASONS, Catalog, Rule, Ruleset
 from compliance.rules._schema import Facts, RiskView
 
 __all__ = ["evaluate"]
@@ -20,16 +19,6 @@ Stage = Literal["publish", "payout"]
 _OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
 _REVIEW = OUTCOME_ORDER["review"]
 _CONDITIONS = OUTCOME_ORDER["approve_with_conditions"]
-
-_WHY_MISSING: Mapping[str, str] = {
-    "blacklist.initiator": "the initiator could not be checked against the blacklist "
-    "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
-    "blacklist.patient": "the patient could not be checked against the blacklist "
-    "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
-    "blacklist.payee": "the payee could not be checked against the blacklist "
-    "(no blacklist was supplied, or the payout has no identity number or hash for the payee)",
-    "payout": "the campaign has no payout request to check",
-}
 
 
 def evaluate(
@@ -93,7 +82,7 @@ def evaluate(
             findings.append(_finding(rule, facts, "fail", None))
             worst = max(worst, OUTCOME_ORDER[rule.outcome])
         elif status == "not_evaluable":
-            findings.append(_finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts)))
+            findings.append(_finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS)))
             worst = max(worst, _REVIEW)
     if obligations:
         worst = max(worst, _CONDITIONS)
@@ -141,9 +130,6 @@ def _choose(ruleset: Ruleset | Catalog | str | None, event_time: Any) -> Ruleset
 
 def _finding(rule: Rule, facts: Facts, status: Literal["fail", "not_evaluable"], reason: str | None) -> Finding:
     values = rule.values(facts)
-    if reason is not None and reason.endswith(" is missing"):
-        path = reason.removesuffix(" is missing")
-        reason = _WHY_MISSING.get(path, f"{path} is not known for this campaign")
     # A rule that could not be evaluated must not be described by its failure message: "matches a
     # blacklist entry" would say of someone what was never found.
     message = (

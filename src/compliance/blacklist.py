@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from compliance.campaign import Campaign
+from compliance.campaign import Campaign, normalise_id_number
 from compliance.errors import BlacklistError
 
 __all__ = ["FILE_FORMAT", "Blacklist", "hash_id_number"]
@@ -41,8 +41,7 @@ def _key_bytes(key: bytes | str) -> bytes:
 
 def hash_id_number(id_number: str, key: bytes | str) -> str:
     """The keyed hash of an identity number (trimmed, upper-cased), as 64 lower-case hex digits."""
-    normalised = id_number.strip().upper().encode("utf-8")
-    return hmac.new(_key_bytes(key), normalised, hashlib.sha256).hexdigest()
+    return hmac.new(_key_bytes(key), normalise_id_number(id_number).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class Blacklist:
@@ -100,12 +99,15 @@ class Blacklist:
     def contains(self, *, id_number: str | None = None, id_number_hash: str | None = None) -> bool | None:
         """Whether a person is listed; ``None`` when neither a number nor a hash is known."""
         if id_number is not None:
-            mac = self._mac.copy()
-            mac.update(id_number.strip().upper().encode("utf-8"))
-            return mac.hexdigest() in self._hashes
+            return self._keyed(normalise_id_number(id_number)) in self._hashes
         if id_number_hash is not None:
             return id_number_hash in self._hashes
         return None
+
+    def _keyed(self, normalised: str) -> str:
+        mac = self._mac.copy()
+        mac.update(normalised.encode("utf-8"))
+        return mac.hexdigest()
 
     def match(self, campaign: Campaign) -> Match:
         """``initiator``, ``patient``, ``payee``: listed (true), not listed (false), or unknown (null)."""
@@ -117,13 +119,9 @@ class Blacklist:
         )
 
     def _listed(self, secret: SecretStr | None, id_hash: str | None) -> bool | None:
-        if secret is not None:
-            mac = self._mac.copy()
-            mac.update(secret.get_secret_value().strip().upper().encode("utf-8"))
-            return mac.hexdigest() in self._hashes
-        if id_hash is not None:
-            return id_hash in self._hashes
-        return None
+        if secret is not None:  # a Campaign's numbers were normalised when it was validated
+            return self._keyed(secret.get_secret_value()) in self._hashes
+        return None if id_hash is None else id_hash in self._hashes
 
 
 class Match:

@@ -81,9 +81,14 @@ Instant = Annotated[datetime, AfterValidator(_to_shanghai)]
 """A point in time; a naive value or a bare date means Asia/Shanghai."""
 
 
+def normalise_id_number(number: str) -> str:
+    """An identity number as it is hashed: trimmed, with a final ``x`` upper-cased."""
+    return number.strip().upper()
+
+
 def _normalise_id(value: Any) -> Any:
     if isinstance(value, str):
-        value = value.strip().upper()
+        value = normalise_id_number(value)
         if not value:
             raise ValueError("an identity number cannot be empty")
     return value

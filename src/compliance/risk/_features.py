@@ -251,7 +251,6 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
-FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
 
 @dataclass(frozen=True)

@@ -169,9 +169,7 @@ def read_yaml(path: Path, problems: list[RuleProblem]) -> YamlDocument | None:
     return None
 
 
-def validate(
-    model: type[M], doc: YamlDocument, problems: list[RuleProblem], *, rule_ids: list[str] | None = None
-) -> M | None:
+def validate(model: type[M], doc: YamlDocument, problems: list[RuleProblem]) -> M | None:
     """Check ``doc`` against ``model``; each schema error becomes a problem with file, line and rule id."""
     try:
         return model.model_validate(doc.data)

@@ -173,8 +173,11 @@ class Rule:
         """Whether both conditions run as compiled closures (else rule-engine evaluates them)."""
         return self.fails.compiled and (self.applies is None or self.applies.compiled)
 
-    def unevaluable_reason(self, facts: Facts) -> str:
-        """Why :meth:`status` gave not_evaluable: the first missing value, or the error raised."""
+    def unevaluable_reason(self, facts: Facts, explain: Mapping[str, str] | None = None) -> str:
+        """Why :meth:`status` gave not_evaluable: the first missing value, or the error raised.
+
+        A missing value reads ``"<path> is missing"``, or its sentence in ``explain`` (see MISSING_REASONS).
+        """
         try:
             if self.applies is not None:
                 self.applies.evaluate(facts)
@@ -182,7 +185,7 @@ class Rule:
             return f"applies_when could not be evaluated ({type(error).__name__}: {error})"
         for path, getter in zip(self.requires, self.required, strict=True):
             if _missing(getter, facts):
-                return f"{path} is missing"
+                return f"{path} is missing" if explain is None else explain.get(path, f"{path} is not known")
         try:
             self.fails.evaluate(facts)
         except Exception as error:
@@ -247,6 +250,18 @@ def _status_function(
     return full_status
 
 
+MISSING_REASONS: Mapping[str, str] = {
+    "blacklist.initiator": "the initiator could not be checked against the blacklist "
+    "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
+    "blacklist.patient": "the patient could not be checked against the blacklist "
+    "(no blacklist was supplied, or the campaign has no identity number or hash for them)",
+    "blacklist.payee": "the payee could not be checked against the blacklist "
+    "(no blacklist was supplied, or the payout has no identity number or hash for the payee)",
+    "payout": "the campaign has no payout request to check",
+}
+"""Why a required value can be missing, in words a reviewer can act on."""
+
+
 def _missing(getter: Getter, facts: Facts) -> bool:
     try:
         return getter(facts) is None
@@ -295,12 +310,8 @@ def _json_getter(path: str, params: Any) -> Getter:
     return json_value
 
 
-def _path_getter(path: str, params: Any = None) -> Getter:
-    head, _, rest = path.partition(".")
-    if head == "params":
-        value = operator.attrgetter(rest)(params)
-        return lambda _facts: value
-    if head in EXTRA_SYMBOLS:
+def _path_getter(path: str) -> Getter:
+    if path.partition(".")[0] in EXTRA_SYMBOLS:
         return operator.attrgetter(path)
     return operator.attrgetter("campaign." + path)
 
@@ -530,6 +541,7 @@ def _compile_rule(
         )
         for when in ("fail", "applicable")
     }
+    required = tuple(_path_getter(p) for p in requires)
     return Rule(
         id=spec.id,
         ruleset_id=ruleset_id,
@@ -545,14 +557,14 @@ def _compile_rule(
         obligations_on_fail=obligations["fail"],
         obligations_when_applicable=obligations["applicable"],
         location=f"{doc.path}:{doc.line_of(loc)}",
-        required=tuple(_path_getter(p) for p in requires),
+        required=required,
         applies=applies[1] if applies else None,
         fails=fails[1],
         reference_applies=applies[0] if applies else None,
         reference_fails=fails[0],
         value_getters=tuple((p, _json_getter(p, params_obj)) for p in reads),
         message_parts=(tuple(_PLACEHOLDER.split(spec.message.zh)), tuple(_PLACEHOLDER.split(spec.message.en))),
-        status=_status_function(applies[1] if applies else None, tuple(_path_getter(p) for p in requires), fails[1]),
+        status=_status_function(applies[1] if applies else None, required, fails[1]),
     )
 
 
