@@ -23,8 +23,11 @@ def test_the_top_level_exports_exactly_the_public_api() -> None:
         "RuleFileError",
         "RulesetNotFound",
         "RulesetRef",
+        "FLAT_COLUMNS",
         "__version__",
+        "decision_for",
         "evaluate",
+        "evaluate_frame",
     ]
     assert all(hasattr(compliance, name) for name in compliance.__all__)
 

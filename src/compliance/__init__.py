@@ -23,6 +23,7 @@ from compliance.errors import (
 )
 
 __all__ = [
+    "FLAT_COLUMNS",
     "Blacklist",
     "BlacklistError",
     "Campaign",
@@ -36,5 +37,22 @@ __all__ = [
     "RulesetNotFound",
     "RulesetRef",
     "__version__",
+    "decision_for",
     "evaluate",
+    "evaluate_frame",
 ]
+
+_BATCH = {"evaluate_frame", "decision_for"}
+
+
+def __getattr__(name: str) -> object:
+    """The batch API, imported on first use: a backend that scores one campaign never loads pandas."""
+    if name in _BATCH:
+        from compliance import batch
+
+        return getattr(batch, name)
+    if name == "FLAT_COLUMNS":
+        from compliance._flat import FLAT_COLUMNS
+
+        return FLAT_COLUMNS
+    raise AttributeError(f"module 'compliance' has no attribute {name!r}")

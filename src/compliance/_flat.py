@@ -8,6 +8,7 @@ tables carry only their keyed hashes.
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Any, get_args, get_origin
 
@@ -30,7 +31,9 @@ def leaf_types(model: type[BaseModel] = Campaign, prefix: str = "") -> list[tupl
     out = []
     for name, field in model.model_fields.items():
         annotation = _unwrap(field.annotation)
-        inner = _unwrap(([a for a in get_args(annotation) if a is not type(None)] or [annotation])[0])
+        inner = annotation
+        if get_origin(annotation) in (typing.Union, types.UnionType):  # ``X | None``: its X
+            inner = _unwrap(next(a for a in get_args(annotation) if a is not type(None)))
         if inner is SecretStr:
             continue
         if isinstance(inner, type) and issubclass(inner, BaseModel):

@@ -1,12 +1,14 @@
 """The command line, thin over the library.
 
     compliance evaluate CAMPAIGN.json [--stage publish|payout] [--json] [--blacklist FILE ...]
+    compliance score EXPORT -o DECISIONS [--stage] [--mapping FILE] [--ruleset ID] [--format csv|parquet|jsonl]
     compliance rules [--ruleset ID] [--stage STAGE] [--json]
     compliance coverage [-o FILE]
 
 Exit codes (from sysexits, so a scheduler can act on them): 0 a decision or listing was produced,
-whatever the outcome; 2 the command line is wrong; 65 the campaign is not readable; 66 an input file
-is missing; 78 the rules, parameters or blacklist could not be used.
+whatever the outcome; 2 the command line is wrong; 65 the campaign is not readable (``score``: some
+records could not be read; every record still has its row in the output, marked ``review`` with its
+error); 66 an input file is missing; 78 the rules, parameters, mapping or blacklist could not be used.
 """
 
 from __future__ import annotations
@@ -61,6 +63,28 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--blacklist", type=Path, help="blacklist file (keyed hashes) written by Blacklist.save")
     ev.add_argument("--blacklist-key-file", type=Path, help=f"file holding the blacklist key (else ${KEY_ENV})")
     ev.set_defaults(run=_evaluate)
+
+    sc = commands.add_parser("score", help="check every campaign of an export (CSV, Parquet, JSON Lines)")
+    sc.add_argument("export", type=Path, help="the export: .csv/.tsv (UTF-8 or GB18030), .parquet, .jsonl")
+    sc.add_argument("-o", "--output", type=Path, required=True, help="the decisions file to write")
+    sc.add_argument("--stage", choices=("publish", "payout"), default="publish")
+    sc.add_argument("--mapping", help="a mapping file (or a shipped mapping's name) for the export's own columns")
+    sc.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="output format (default: by suffix)")
+    sc.add_argument("--input-format", choices=("csv", "parquet", "jsonl"), help="input format (default: by suffix)")
+    sc.add_argument("--encoding", help="the export's text encoding (default: UTF-8 if it decodes, else GB18030)")
+    sc.add_argument(
+        "--output-encoding", default="utf-8", help="text encoding of a CSV/JSONL output (utf-8-sig for Excel)"
+    )
+    sc.add_argument("--chunk-rows", type=int, default=100_000, help="records per chunk (bounds memory)")
+    sc.add_argument("--no-model", action="store_true", help="do not score risk (rules only)")
+    sc.add_argument("--summary-json", type=Path, help="also write the closing summary as JSON to this file")
+    sc.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)"
+    )
+    _ruleset_options(sc)
+    sc.add_argument("--blacklist", type=Path, help="blacklist file (keyed hashes) written by Blacklist.save")
+    sc.add_argument("--blacklist-key-file", type=Path, help=f"file holding the platform key (else ${KEY_ENV})")
+    sc.set_defaults(run=_score)
 
     rules = commands.add_parser("rules", help="list rules with the clauses they cite")
     rules.add_argument("--stage", choices=("publish", "payout"))
@@ -154,6 +178,50 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise _Exit(EX_CONFIG, str(error)) from None
     print(decision.model_dump_json(indent=2) if args.json else str(decision))
     return EX_OK
+
+
+def _score(args: argparse.Namespace) -> int:
+    from compliance.batch._io import MappingError
+    from compliance.batch._score import output_format, score_file
+
+    _existing([args.export])
+    ruleset = _chosen(_catalog(args), args.ruleset)
+    blacklist = _blacklist(args) if args.blacklist else None
+    if args.chunk_rows < 1:
+        raise _Exit(EX_USAGE, "--chunk-rows must be at least 1")
+    try:
+        output_format(args.output, args.format)
+    except ValueError as error:
+        raise _Exit(EX_USAGE, str(error)) from None
+    key = blacklist._key if blacklist is not None else (os.environ.get(KEY_ENV) or None)
+    try:
+        summary = score_file(
+            args.export,
+            args.output,
+            stage=args.stage,
+            mapping=args.mapping,
+            input_format=args.input_format,
+            encoding=args.encoding,
+            output_format_name=args.format,
+            output_encoding=args.output_encoding,
+            ruleset=ruleset,
+            blacklist=blacklist,
+            model=None if args.no_model else "default",
+            id_key=key,
+            chunk_rows=args.chunk_rows,
+            progress=args.progress,
+        )
+    except MappingError as error:
+        raise _Exit(EX_CONFIG, str(error)) from None
+    except FileNotFoundError as error:
+        raise _Exit(EX_NOINPUT, str(error)) from None
+    except (ValueError, UnicodeDecodeError, OSError) as error:
+        raise _Exit(EX_DATAERR, f"{args.export}: {error}") from None
+    print(f"wrote {args.output}")
+    print(summary.text())
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return EX_DATAERR if summary.error_rows else EX_OK
 
 
 def _read_campaign(name: str) -> Any:

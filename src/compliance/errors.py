@@ -63,6 +63,11 @@ class CampaignError(ComplianceError, ValueError):
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(f"{where}campaign is not readable ({len(problems)} {noun}):\n{lines}")
 
+    def one_line(self) -> str:
+        """The error on one line, as a table's ``error`` column holds it: ``row 7: payout.amount: …; …``."""
+        where = f"row {self.row}: " if self.row is not None else ""
+        return where + "; ".join(str(p) for p in self.problems)
+
 
 @dataclass(frozen=True, slots=True)
 class RuleProblem:

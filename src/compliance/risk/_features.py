@@ -498,8 +498,12 @@ def campaign_inputs(campaign: Campaign, reference: Reference) -> dict[str, float
     }
 
 
-def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
-    """The inputs of :func:`_compute` for a table of flat campaign rows, as float columns (NaN unknown)."""
+def frame_inputs(frame: Any, reference: Reference, *, compare_rows: bool = True) -> dict[str, np.ndarray]:
+    """The inputs of :func:`_compute` for a table of flat campaign rows, as float columns (NaN unknown).
+
+    ``compare_rows``: whether rows are also compared with each other (document reuse, promoter/hospital
+    counts); without it each row is compared with the reference's history only, exactly as one campaign is.
+    """
     import pandas as pd
 
     n = len(frame)
@@ -531,7 +535,10 @@ def frame_inputs(frame: Any, reference: Reference) -> dict[str, np.ndarray]:
     has_payout = payee.notna().to_numpy()
     proof = num("documents.medical_proof")
     edits = num("documents.edit_traces_detected")
-    reuse, pair_campaigns = _cross_campaign_counts(frame, reference.history)
+    if compare_rows:
+        reuse, pair_campaigns = _cross_campaign_counts(frame, reference.history)
+    else:
+        reuse, pair_campaigns = _history_counts(frame, reference.history)
     categories = frame["medical.diagnosis_category"] if "medical.diagnosis_category" in frame else pd.Series([None] * n)
     return {
         "target": num("target_amount"),
@@ -640,14 +647,36 @@ def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np
     return reuse, pair_count
 
 
+def _history_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
+    """Document reuse and promoter/hospital counts against ``history`` only: :meth:`History.reuse` and
+    :meth:`History.pair_count` for every row (each row scored as if it were alone)."""
+    n = len(frame)
+    ids = frame["campaign_id"].astype(str).to_numpy(object) if "campaign_id" in frame else np.full(n, "", object)
+    lists = frame["medical.document_hashes"].to_numpy(object) if "medical.document_hashes" in frame else [()] * n
+    promoters = frame["promoter_id"].to_numpy(object) if "promoter_id" in frame else [None] * n
+    hospitals = frame["medical.hospital_id"].to_numpy(object) if "medical.hospital_id" in frame else [None] * n
+    if not history.documents and not history.pairs:  # nothing to compare with: the same answers, vectorised
+        has_promoter = np.fromiter((isinstance(p, str) for p in promoters), bool, n)
+        return np.full(n, np.nan), np.where(has_promoter, np.nan, 0.0)
+    reuse = np.fromiter(
+        (history.reuse(i, h if isinstance(h, (tuple, list)) else None) for i, h in zip(ids, lists, strict=True)),
+        float,
+        n,
+    )
+    pairs = np.fromiter(
+        (history.pair_count(i, p, h) for i, p, h in zip(ids, promoters, hospitals, strict=True)), float, n
+    )
+    return reuse, pairs
+
+
 def campaign_features(campaign: Campaign, reference: Reference) -> list[float]:
     """The feature vector of one campaign, in FEATURES order, as plain floats (NaN unknown)."""
     return _compute(campaign_inputs(campaign, reference), _Scalar)
 
 
-def frame_features(frame: Any, reference: Reference) -> np.ndarray:
+def frame_features(frame: Any, reference: Reference, *, compare_rows: bool = True) -> np.ndarray:
     """The feature matrix of a table of flat campaign rows, shape (rows, features), NaN unknown."""
-    return np.column_stack(_compute(frame_inputs(frame, reference), _Vector)).astype(float)
+    return np.column_stack(_compute(frame_inputs(frame, reference, compare_rows=compare_rows), _Vector)).astype(float)
 
 
 def features(data: Any, reference: Reference | None = None) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ from compliance.risk._features import (
     FEATURE_NAMES,
     FEATURES,
     Reference,
+    _compute,
+    _Vector,
     campaign_features,
     frame_features,
 )
@@ -249,10 +252,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     # -- scoring ---------------------------------------------------------------------------------------
 
-    def _features(self, X: Any) -> np.ndarray:
+    def _features(self, X: Any, *, compare_rows: bool = True) -> np.ndarray:
         check_is_fitted(self)
-        if self.input == "campaigns":  # rows are compared with each other and the history
-            return self._apply_fills(frame_features(X, self.reference_))
+        if self.input == "campaigns":  # rows are compared with the history, and with each other if asked
+            return self._apply_fills(frame_features(X, self.reference_, compare_rows=compare_rows))
         return validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
 
     def _scores(self, features: np.ndarray) -> np.ndarray:
@@ -315,13 +318,23 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             contributions = list(self.contributions(row)[0])
         return self._risk(score, x, contributions, top)
 
-    def score_table(self, frame: Any, *, top: int = 3) -> Any:
+    def score_table(self, frame: Any, *, top: int = 3, compare_rows: bool = True) -> Any:
         """Scores, bands and top reasons for a DataFrame of flat campaign rows, as columns (batch path):
         ``risk_score``, ``risk_band``, ``risk_reason_1``… (feature names) and ``risk_contribution_1``…
-        The rows are also compared with each other (document reuse, promoter/hospital counts)."""
+        The rows are also compared with each other (document reuse, promoter/hospital counts), unless
+        ``compare_rows=False``: then each row is scored exactly as :meth:`score_campaign` scores it alone."""
+        return self._table_result(self._features(frame, compare_rows=compare_rows), frame.index, top)
+
+    def score_inputs(self, inputs: Mapping[str, np.ndarray], index: Any, *, top: int = 3) -> Any:
+        """:meth:`score_table` from the feature inputs already computed as columns (see
+        ``_features.INPUTS``): the batch path builds them straight from validated columns."""
+        check_is_fitted(self)
+        features = np.column_stack(_compute(inputs, _Vector)).astype(float)
+        return self._table_result(self._apply_fills(features), index, top)
+
+    def _table_result(self, features: np.ndarray, index: Any, top: int) -> Any:
         import pandas as pd
 
-        features = self._features(frame)
         scores = np.round(self._scores(features), 6)  # banded as rounded, exactly as score_campaign does
         contributions = self.contributions(features)
         ranked = np.where(contributions > 1e-9, contributions, -np.inf)
@@ -338,7 +351,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             present = np.isfinite(picked[:, k])
             columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], np.array(None, dtype=object))
             columns[f"risk_contribution_{k + 1}"] = np.where(present, np.round(picked[:, k], 4), np.nan)
-        return pd.DataFrame(columns, index=frame.index)
+        return pd.DataFrame(columns, index=index)
 
     def score_frame(self, frame: Any, *, top: int = 3) -> list[Risk]:
         """Score, band and reasons for every row of a DataFrame of flat campaign rows (batch path)."""

@@ -159,6 +159,8 @@ class Rule:
     reference_applies: rule_engine.Rule | None = field(repr=False)
     reference_fails: rule_engine.Rule = field(repr=False)
     value_getters: tuple[tuple[str, Getter], ...] = field(repr=False)
+    params: Any = field(repr=False)
+    """The ruleset's parameters, as the conditions read them (the batch compiler folds them too)."""
     message_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(repr=False)
     """The zh and en messages split at their placeholders: literal, path, literal, path, …, literal."""
     status: Callable[[Facts], str] = field(repr=False)
@@ -563,6 +565,7 @@ def _compile_rule(
         reference_applies=applies[0] if applies else None,
         reference_fails=fails[0],
         value_getters=tuple((p, _json_getter(p, params_obj)) for p in reads),
+        params=params_obj,
         message_parts=(tuple(_PLACEHOLDER.split(spec.message.zh)), tuple(_PLACEHOLDER.split(spec.message.en))),
         status=_status_function(applies[1] if applies else None, required, fails[1]),
     )

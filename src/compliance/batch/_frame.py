@@ -1,0 +1,505 @@
+"""``evaluate_frame()``: the decisions of :func:`compliance.evaluate` for every row of a table, at once.
+
+A table is validated column by column (``_table``), each rule is evaluated over whole columns
+(``rules/_vector``), and the decisions are assembled once per distinct *pattern* of rule results: a
+million campaigns typically show a few hundred patterns, so the outcome, the cited clauses and the
+obligations are worked out a few hundred times, not a million. Every input row has an output row, in
+the same order with the same index; a row that could not be read is ``review`` with its ``error``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compliance._evaluate import Stage, _choose, _risk_model, evaluate
+from compliance._flat import unflatten
+from compliance.batch._table import KINDS, Table, _cell, build_table
+from compliance.blacklist import Blacklist, Match
+from compliance.decision import OUTCOME_ORDER, Decision, Obligation
+from compliance.errors import RulesetNotFound
+from compliance.rules._compile import Unsupported
+from compliance.rules._ruleset import Catalog, Rule, Ruleset
+from compliance.rules._schema import Facts, RiskView
+from compliance.rules._vector import Columns, Vec, compile_vector, truthy
+
+__all__ = ["OUTPUT_COLUMNS", "FallbackWarning", "decision_for", "evaluate_frame"]
+
+OUTPUT_COLUMNS: Mapping[str, str] = {
+    "outcome": "string",
+    "ruleset": "string",
+    "failed_rules": "string",
+    "not_evaluable_rules": "string",
+    "cited_clauses": "string",
+    "obligations": "string",
+    "risk_score": "float64",
+    "risk_band": "string",
+    "risk_reasons": "string",
+    "error": "string",
+}
+"""The output columns of :func:`evaluate_frame` and their dtypes (lists are joined with ``;``)."""
+
+SEPARATOR = ";"
+_OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
+_NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
+_STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
+_OBJECTS = ("initiator", "patient", "disclosure", "documents", "medical", "activity", "blacklist")
+
+
+class FallbackWarning(UserWarning):
+    """A rule's condition has a form the batch compiler does not translate; it runs row by row instead."""
+
+
+def evaluate_frame(
+    frame: pd.DataFrame,
+    *,
+    stage: Stage = "publish",
+    ruleset: Ruleset | Catalog | str | None = None,
+    blacklist: Blacklist | None = None,
+    model: Any = "default",
+    unknown_columns: str = "error",
+    read_errors: Mapping[Any, str] | None = None,
+) -> pd.DataFrame:
+    """Check every campaign of a table at one stage: the decisions :func:`~compliance.evaluate` gives, as columns.
+
+    ``frame`` holds one campaign per row in flat columns (``campaign_id``, ``disclosure.house``,
+    ``payout.amount``, … see :data:`compliance.FLAT_COLUMNS`); columns it lacks are not given. Values may
+    be numbers, text, booleans, timestamps or pandas' missing markers (NaN, ``pd.NA``, ``NaT``: not given).
+    A column outside the schema is an error unless ``unknown_columns="ignore"``.
+
+    Returns a DataFrame with the same index and the columns of :data:`OUTPUT_COLUMNS`: ``outcome``,
+    the ``ruleset`` applied, ``failed_rules`` and ``not_evaluable_rules`` (rule ids), ``cited_clauses``,
+    ``obligations`` (``code:item|item``), ``risk_score``, ``risk_band``, ``risk_reasons`` (feature
+    names) and ``error``: why a row could not be read (it is then ``review``, never approved). Use
+    :func:`decision_for` for the full explanation of any row. ``read_errors`` marks rows a reader could
+    not read at all (they come out as ``review`` with that error).
+
+    Risk is scored for each campaign on its own, as :func:`~compliance.evaluate` does: a decision never
+    depends on which other campaigns share its table or chunk.
+    """
+    if stage not in ("publish", "payout"):
+        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    table = build_table(frame, unknown_columns=unknown_columns)
+    error = table.error
+    if read_errors:
+        found = table.labels.get_indexer(pd.Index(list(read_errors)))
+        for at, reason in zip(found, read_errors.values(), strict=True):
+            if at >= 0:
+                error[at] = reason
+                for column in table.columns.values():
+                    column.null[at] = True
+                table.payout[at] = False
+    n = table.n
+    rulesets, choice = _rulesets(table, stage, ruleset, error)
+    ok = _unset(error)
+    scored = _risk(table, model, ok)
+    source = _Source(table, blacklist, scored, stage)
+    rules: dict[int, Rule] = {}
+    for chosen in rulesets:
+        for rule in chosen.rules_for(stage):
+            rules.setdefault(id(rule), rule)
+    union = list(rules.values())
+    position = {id(rule): k for k, rule in enumerate(union)}
+    statuses = np.zeros((n, len(union)), np.int8)
+    for k, rule in enumerate(union):
+        under = np.zeros(n, bool)
+        for index, chosen in enumerate(rulesets):
+            if any(r is rule for r in chosen.rules_for(stage)):
+                under |= choice == index
+        under &= ok
+        if under.any():
+            statuses[:, k] = _rule_status(rule, source, stage, under)
+    out = _assemble(statuses, choice, rulesets, union, position, stage, ok)
+    out["risk_score"] = scored["risk_score"] if scored is not None else np.full(n, np.nan)
+    out["risk_band"] = scored["risk_band"] if scored is not None else np.full(n, None, dtype=object)
+    out["risk_reasons"] = scored["risk_reasons"] if scored is not None else np.full(n, "", dtype=object)
+    out["error"] = error
+    result = pd.DataFrame({name: out[name] for name in OUTPUT_COLUMNS}, index=frame.index)
+    return result.astype(dict(OUTPUT_COLUMNS))
+
+
+def decision_for(
+    frame: pd.DataFrame,
+    label: Hashable,
+    *,
+    stage: Stage = "publish",
+    ruleset: Ruleset | Catalog | str | None = None,
+    blacklist: Blacklist | None = None,
+    model: Any = "default",
+) -> Decision:
+    """The full :class:`~compliance.Decision` for the row labelled ``label`` (as :func:`evaluate_frame`
+    summarised it). Raises :class:`~compliance.CampaignError` for a row that could not be read."""
+    row = frame.loc[label]  # type: ignore[call-overload]
+    values = {str(c): _cell(v) for c, v in row.items() if str(c) in KINDS}
+    return evaluate(unflatten(values), stage=stage, ruleset=ruleset, blacklist=blacklist, model=model)
+
+
+# -- choosing rulesets by date ----------------------------------------------------------------------
+
+
+def _rulesets(
+    table: Table, stage: str, ruleset: Ruleset | Catalog | str | None, error: np.ndarray
+) -> tuple[list[Ruleset], np.ndarray]:
+    """The rulesets in use and, per row, the index of its ruleset (-1 for rows not read)."""
+    n = table.n
+    choice = np.full(n, -1, np.int64)
+    ok = _unset(error)
+    if isinstance(ruleset, (Ruleset, str)):
+        choice[ok] = 0
+        return [_choose(ruleset, None)], choice
+    catalog = Catalog.default() if ruleset is None else ruleset
+    created, requested = table.columns["created_at"], table.columns["payout.requested_at"]
+    event = np.where(table.payout, requested.values, created.values) if stage == "payout" else created.values
+    days = pd.Series(pd.to_datetime(event[ok], unit="us", utc=True)).dt.tz_convert("Asia/Shanghai").dt.date
+    codes, uniques = pd.factorize(days)
+    found: list[Ruleset] = []
+    index_of: dict[int, int] = {}
+    day_choice = np.full(len(uniques), -1, np.int64)
+    reasons: dict[int, str] = {}
+    for u, day in enumerate(uniques):
+        try:
+            chosen = catalog.for_date(day)
+        except RulesetNotFound as problem:
+            reasons[u] = str(problem)
+            continue
+        day_choice[u] = index_of.setdefault(id(chosen), len(found))
+        if day_choice[u] == len(found):
+            found.append(chosen)
+    rows = np.flatnonzero(ok)
+    choice[rows] = day_choice[codes]
+    for u, reason in reasons.items():
+        for i in rows[codes == u]:
+            error[i] = f"row {table.labels[i]}: {reason}"
+    return found, choice
+
+
+# -- risk -------------------------------------------------------------------------------------------
+
+
+def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | None:
+    if model is None:
+        return None
+    scorer = _risk_model(model)
+    n = table.n
+    scores = np.full(n, np.nan)
+    bands = np.full(n, None, dtype=object)
+    reasons = np.full(n, "", dtype=object)
+    rows = np.flatnonzero(ok)
+    if len(rows):
+        scored = scorer.score_inputs(_risk_inputs(table, rows, scorer.reference_), table.labels[rows])
+        scores[rows] = scored["risk_score"].to_numpy(float)
+        bands[rows] = scored["risk_band"].to_numpy(object)
+        reasons[rows] = _joined([scored[c] for c in scored.columns if c.startswith("risk_reason_")])
+    return {"risk_score": scores, "risk_band": bands, "risk_reasons": reasons, "scored": ok.copy()}
+
+
+def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np.ndarray]:
+    """The risk model's inputs for ``rows``, straight from the validated columns: the same floats
+    ``campaign_inputs`` computes from one Campaign (amounts and times divide exact integers, so they
+    round exactly as ``float(Decimal)`` and ``datetime.timestamp()`` do)."""
+    from compliance.campaign import DISCLOSURE_ITEMS
+    from compliance.risk._features import _history_counts
+
+    columns = table.columns
+
+    def number(path: str) -> np.ndarray:
+        column = columns[path]
+        values = column.values[rows]
+        scaled = values / {"money": 100.0, "time": 1e6}.get(column.kind, 1.0)
+        return np.where(column.null[rows], np.nan, scaled)
+
+    def flag(path: str, negate: bool = False) -> np.ndarray:
+        column = columns[path]
+        values = column.values[rows].astype(bool)
+        return np.where(column.null[rows], np.nan, (~values if negate else values).astype(float))
+
+    has_payout = table.payout[rows]
+    categories = pd.Series(columns["medical.diagnosis_category"].values[rows], dtype=object)
+    typical = categories.map(dict(reference.typical_target)).to_numpy(dtype=float, na_value=np.nan)
+    lists = columns["other_platform_campaign_ids"].values[rows]
+    others = pd.DataFrame(
+        {
+            path: pd.Series(columns[path].values[rows], dtype=object)
+            for path in ("campaign_id", "medical.document_hashes", "promoter_id", "medical.hospital_id")
+        }
+    )
+    reuse, pairs = _history_counts(others, reference.history)
+    payee = columns["payout.payee"].values[rows]
+    return {
+        "target": number("target_amount"),
+        "raised": number("raised_amount"),
+        "estimate": number("medical.estimated_cost"),
+        "typical_target": typical,
+        "donations": number("activity.donation_count"),
+        "donations_first_24h": number("activity.donations_first_24h"),
+        "endorsements": number("activity.endorsement_count"),
+        "endorsements_first_24h": number("activity.endorsements_first_24h"),
+        "shares": number("activity.share_count"),
+        "complaints": number("activity.complaint_count"),
+        "created_at": number("created_at"),
+        "account_at": number("initiator.account_created_at"),
+        "prior_rejections": number("initiator.prior_rejection_count"),
+        "prior_campaigns": number("initiator.prior_campaign_count"),
+        "unanswered": sum(columns[f"disclosure.{i}"].null[rows].astype(float) for i in DISCLOSURE_ITEMS),
+        "other_platform_ids": np.fromiter(map(len, lists), float, len(rows)),
+        "declared_no_other_platforms": flag("disclosure.other_platform_fundraising", negate=True),
+        "has_payout": has_payout.astype(float),
+        "payout_at": np.where(has_payout, number("payout.requested_at"), np.nan),
+        "payout_amount": np.where(has_payout, number("payout.amount"), np.nan),
+        "payee_other": np.where(has_payout, (payee == "other").astype(float), np.nan),
+        "document_reuse": reuse,
+        "pair_campaigns": pairs,
+        "no_medical_proof": flag("documents.medical_proof", negate=True),
+        "edit_traces": flag("documents.edit_traces_detected"),
+    }
+
+
+def _unset(values: np.ndarray) -> np.ndarray:
+    """Where an object array holds None."""
+    return np.fromiter((v is None for v in values), bool, len(values))
+
+
+def _joined(columns: list[pd.Series]) -> np.ndarray:
+    """Each row's non-missing texts joined with ``;``: worked out once per distinct combination."""
+    key = np.zeros(len(columns[0]), np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)  # missing → -1
+        key = pd.factorize(key * (len(uniques) + 1) + codes + 1)[0].astype(np.int64)
+    first = np.unique(key, return_index=True)[1]
+    texts = [SEPARATOR.join(v for c in columns if isinstance(v := c.iat[row], str)) for row in first]
+    return np.asarray(texts, dtype=object)[key]
+
+
+# -- the values rules read ----------------------------------------------------------------------------
+
+
+class _Source(Columns):
+    def __init__(self, table: Table, blacklist: Blacklist | None, risk: dict[str, np.ndarray] | None, stage: str):
+        self.table = table
+        self.n = table.n
+        self.blacklist = blacklist
+        self.risk = risk
+        self.stage = stage
+        self._cache: dict[str, Vec] = {}
+        self._campaigns: dict[int, Any] = {}
+
+    def get(self, path: str) -> Vec:
+        cached = self._cache.get(path)
+        if cached is None:
+            cached = self._cache[path] = self._read(path)
+        return cached
+
+    def _read(self, path: str) -> Vec:
+        n, table = self.n, self.table
+        if path in _OBJECTS:
+            return Vec("obj", None, np.zeros(n, bool), path=path)
+        if path == "payout":
+            return Vec("obj", None, ~table.payout, path=path)
+        if path == "risk":
+            scored = np.zeros(n, bool) if self.risk is None else self.risk["scored"]
+            return Vec("obj", None, ~scored, path=path)
+        if path.startswith("blacklist."):
+            listed, unknown = self._listed(path.removeprefix("blacklist."))
+            return Vec("bool", listed, unknown)
+        if path == "risk.band":
+            if self.risk is None:
+                return Vec("str", np.full(n, None, dtype=object), np.ones(n, bool))
+            bands = self.risk["risk_band"]
+            return Vec("str", bands, _unset(bands))
+        if path == "risk.score":
+            if self.risk is None:
+                return Vec("num", np.zeros(n, np.int64), np.ones(n, bool), scale=6)
+            scores = self.risk["risk_score"]
+            micro = np.rint(np.nan_to_num(scores) * 1e6).astype(np.int64)
+            return Vec("num", micro, np.isnan(scores), scale=6)
+        column = table.columns.get(path)
+        if column is None:
+            raise Unsupported(f"no column {path}")
+        kind = {"money": "num", "count": "num"}.get(column.kind, column.kind)
+        return Vec(kind, column.values, column.null, scale=2 if column.kind == "money" else 0)
+
+    def _listed(self, role: str) -> tuple[np.ndarray, np.ndarray]:
+        n, table = self.n, self.table
+        column = {
+            "initiator": "initiator.id_number_hash",
+            "patient": "patient.id_number_hash",
+            "payee": "payout.payee_id_number_hash",
+        }[role]
+        hashes = table.columns[column]
+        if self.blacklist is None:
+            return np.zeros(n, bool), np.ones(n, bool)
+        unknown = hashes.null.copy()
+        if role == "payee":
+            unknown |= ~table.payout
+        listed = pd.Series(hashes.values).isin(self.blacklist._hashes).to_numpy(bool) & ~unknown
+        return listed, unknown
+
+    # -- row by row, for rules the vector compiler does not translate ----------------------------------
+
+    def facts(self, i: int) -> Facts:
+        campaign = self._campaigns.get(i)
+        if campaign is None:
+            campaign = self._campaigns[i] = self.table.campaign(i)
+        match = Match(
+            *(
+                None if self.get(f"blacklist.{r}").null[i] else bool(self.get(f"blacklist.{r}").values[i])
+                for r in ("initiator", "patient", "payee")
+            )
+        )
+        risk = None
+        if self.risk is not None and self.risk["scored"][i]:
+            risk = RiskView(Decimal(repr(float(self.risk["risk_score"][i]))), str(self.risk["risk_band"][i]))
+        return Facts(campaign, self.stage, match, campaign.disclosure.__dict__, risk)
+
+
+_VECTOR: dict[tuple[int, str], tuple[Rule, Any]] = {}
+_WARNED: set[str] = set()
+
+
+def _vector(rule: Rule, stage: str) -> Any:
+    """The rule's conditions compiled for columns (cached), or None when it must run row by row."""
+    key = (id(rule), stage)
+    cached = _VECTOR.get(key)
+    if cached is None:
+        try:
+            applies = (
+                None
+                if rule.reference_applies is None
+                else compile_vector(rule.reference_applies.statement.expression, rule.params, stage)
+            )
+            fails = compile_vector(rule.reference_fails.statement.expression, rule.params, stage)
+            compiled: Any = (applies, fails)
+        except Unsupported as reason:
+            compiled = str(reason)
+        cached = _VECTOR[key] = (rule, compiled)
+    return cached[1]
+
+
+def _rule_status(rule: Rule, source: _Source, stage: str, under: np.ndarray) -> np.ndarray:
+    """Status codes of one rule for the rows ``under`` it (0 elsewhere)."""
+    n = source.n
+    compiled = _vector(rule, stage)
+    if not isinstance(compiled, str):
+        try:
+            return _vector_status(rule, compiled, source, under)
+        except Unsupported as reason:
+            _VECTOR[(id(rule), stage)] = (rule, str(reason))
+            compiled = str(reason)
+    if rule.id not in _WARNED:
+        _WARNED.add(rule.id)
+        warnings.warn(
+            f"rule {rule.id}: its condition uses {compiled}, which the batch compiler does not translate; "
+            "it is evaluated row by row (same results, slower)",
+            FallbackWarning,
+            stacklevel=3,
+        )
+    status = np.zeros(n, np.int8)
+    for i in np.flatnonzero(under):
+        status[i] = _STATUS[rule.status(source.facts(int(i)))]
+    return status
+
+
+def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray) -> np.ndarray:
+    n = source.n
+    applies, fails = compiled
+    status = np.zeros(n, np.int8)
+    open_ = under.copy()
+    if applies is not None:
+        truth, err = truthy(applies(source), n)
+        status[open_ & err] = _NOT_EVALUABLE
+        status[open_ & ~err & ~truth] = _NOT_APPLICABLE
+        open_ &= ~err & truth
+    for path in rule.requires:
+        value = source.get(path)
+        if "." in path:
+            parent = source.get(path.rsplit(".", 1)[0]) if path.rsplit(".", 1)[0] in ("payout", "risk") else None
+            missing = value.null | (parent.null if parent is not None else False)
+        else:
+            missing = value.null
+        status[open_ & missing] = _NOT_EVALUABLE
+        open_ &= ~missing
+    truth, err = truthy(fails(source), n)
+    status[open_ & err] = _NOT_EVALUABLE
+    status[open_ & ~err & truth] = _FAIL
+    status[open_ & ~err & ~truth] = _PASS
+    return status
+
+
+# -- decisions, once per pattern of results -----------------------------------------------------------
+
+
+def _assemble(
+    statuses: np.ndarray,
+    choice: np.ndarray,
+    rulesets: list[Ruleset],
+    union: list[Rule],
+    position: dict[int, int],
+    stage: str,
+    ok: np.ndarray,
+) -> dict[str, Any]:
+    n = len(choice)
+    key = (choice + 1).astype(np.int64)  # 0: not read
+    for start in range(0, statuses.shape[1], 16):  # 5**16 * rows stays within int64
+        block = statuses[:, start : start + 16].astype(np.int64)
+        code = np.zeros(n, np.int64)
+        for k in range(block.shape[1]):
+            code = code * 5 + block[:, k]
+        key = pd.factorize(key * (5 ** block.shape[1]) + code)[0].astype(np.int64)
+    codes = pd.factorize(key)[0]
+    first = np.unique(codes, return_index=True)[1]
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in ("outcome", "ruleset", "failed_rules", "not_evaluable_rules", "cited_clauses", "obligations")
+    }
+    for row in first:
+        summary = _summarise(statuses[row], int(choice[row]), rulesets, position, stage) if ok[row] else _UNREAD
+        for name, value in zip(columns, summary, strict=True):
+            columns[name].append(value)
+    return {name: np.asarray(values, dtype=object)[codes] for name, values in columns.items()}
+
+
+_UNREAD = ("review", None, "", "", "", "")
+
+
+def _summarise(
+    row: np.ndarray, index: int, rulesets: list[Ruleset], position: dict[int, int], stage: str
+) -> tuple[Any, ...]:
+    chosen = rulesets[index]
+    worst = 0
+    failed: list[str] = []
+    unevaluable: list[str] = []
+    cited: dict[str, None] = {}
+    obligations: list[Obligation] = []
+    for rule in chosen.rules_for(stage):
+        status = row[position[id(rule)]]
+        if status in (_PASS, _FAIL):
+            obligations.extend(rule.obligations_when_applicable)
+        if status == _FAIL:
+            obligations.extend(rule.obligations_on_fail)
+            failed.append(rule.id)
+            worst = max(worst, OUTCOME_ORDER[rule.outcome])
+        elif status == _NOT_EVALUABLE:
+            unevaluable.append(rule.id)
+            worst = max(worst, OUTCOME_ORDER["review"])
+        if status in (_FAIL, _NOT_EVALUABLE):
+            cited.update(dict.fromkeys(c.clause_id for c in rule.citations))
+    if obligations:
+        worst = max(worst, OUTCOME_ORDER["approve_with_conditions"])
+    return (
+        _OUTCOMES[worst],
+        chosen.id,
+        SEPARATOR.join(failed),
+        SEPARATOR.join(unevaluable),
+        SEPARATOR.join(cited),
+        format_obligations(obligations),
+    )
+
+
+def format_obligations(obligations: Any) -> str:
+    """Obligations as one text: ``code:item|item`` joined with ``;`` (as :func:`evaluate_frame` writes them)."""
+    return SEPARATOR.join(f"{o.code}:{'|'.join(o.items)}" for o in obligations)

@@ -1,0 +1,495 @@
+"""A DataFrame of flat campaign rows, validated into typed columns, whole columns at a time.
+
+Validating each row with pydantic costs about 25 µs; a million-row export would spend half a minute
+there. So each column is checked and converted at once, for the shapes exports really have (numbers,
+booleans, ISO times, text), into exact typed arrays: money as integer fen, counts as integers, times as
+integer microseconds UTC. A value the column check cannot vouch for (a negative amount, a third decimal
+place, a string where a number belongs, a payout without a payee) is not guessed at: its whole row is
+validated by the :class:`~compliance.Campaign` schema itself, so a row is accepted, and read, exactly
+as :func:`compliance.evaluate` would read it, and a row the schema rejects carries the schema's own
+error. Missing cells (``None``, ``NaN``, ``pd.NA``, ``NaT``) mean *not given*.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from compliance._flat import FLAT_COLUMNS, leaf_types, unflatten
+from compliance.campaign import SHANGHAI, Campaign
+from compliance.errors import CampaignError
+
+__all__ = ["Column", "Table", "build_table"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MONEY_TEXT = re.compile(r"^\d{1,13}(?:\.\d{1,2})?$")
+_COUNT_TEXT = re.compile(r"^\d{1,15}$")
+_TIME_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
+_BOOL_TEXT = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
+_MONEY_LIMIT = 10**13  # amounts below ¥10 trillion are checked per column; larger ones by the schema
+_RAW_ID_COLUMNS = ("initiator.id_number", "patient.id_number", "payout.payee_id_number")
+_REQUIRED = ("campaign_id", "platform", "created_at", "target_amount")
+_PAYOUT_REQUIRED = ("payout.amount", "payout.payee", "payout.requested_at")
+_PAYOUT = tuple(c for c in FLAT_COLUMNS if c.startswith("payout."))
+
+
+def _kind(path: str, annotation: Any) -> tuple[str, tuple[str, ...] | None]:
+    """The storage kind of a flat column, and its allowed values for a Literal."""
+    if path.endswith("_hash"):
+        return "hash", None
+    if annotation is Decimal:
+        return "money", None
+    if annotation is int:
+        return "count", None
+    if annotation is bool:
+        return "bool", None
+    if annotation is datetime:
+        return "time", None
+    if getattr(annotation, "__origin__", None) is tuple:
+        return "tuple", None
+    if getattr(annotation, "__origin__", None) is Literal:
+        return "literal", tuple(get_args(annotation))
+    return "str", None
+
+
+KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {path: _kind(path, t) for path, t in leaf_types()}
+"""Every flat column's storage kind: money (int64 fen), count (int64), time (int64 µs UTC), bool, and
+str, literal, hash, tuple (object arrays)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One validated column: ``values`` (typed as its kind stores it) and ``null`` (not given)."""
+
+    kind: str
+    values: np.ndarray
+    null: np.ndarray
+
+
+@dataclass(frozen=True)
+class Table:
+    """Validated campaigns as typed columns; rows with ``error`` set could not be read (their values are null)."""
+
+    labels: pd.Index
+    columns: dict[str, Column]
+    payout: np.ndarray
+    """Whether each row has a payout request."""
+    error: np.ndarray
+    """The reason a row could not be read (object array; ``None`` for rows that were read)."""
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.fromiter((e is None for e in self.error), bool, len(self.error))
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as a flat dict of Python values, as :func:`~compliance._flat.flatten` gives."""
+        out: dict[str, Any] = {}
+        for path, column in self.columns.items():
+            out[path] = None if column.null[i] else _to_python(column.kind, column.values[i])
+        if not self.payout[i]:
+            out.update(dict.fromkeys(_PAYOUT))
+        return out
+
+    def campaign(self, i: int) -> Campaign:
+        """Row ``i`` as a :class:`Campaign` (only for rows that were read)."""
+        return Campaign.parse(unflatten(self.row(i)))
+
+    def frame(self, paths: tuple[str, ...]) -> pd.DataFrame:
+        """The given columns as a DataFrame of ordinary values (amounts in yuan as floats, times as UTC
+        timestamps), as the risk features read tables; rows that could not be read are all null."""
+        data: dict[str, Any] = {}
+        for path in paths:
+            column = self.columns[path]
+            data[path] = _to_series(column, self.labels)
+        return pd.DataFrame(data, index=self.labels)
+
+
+def _to_python(kind: str, value: Any) -> Any:
+    if kind == "money":
+        return Decimal(int(value)).scaleb(-2)
+    if kind == "count":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    if kind == "time":
+        return (_EPOCH + timedelta(microseconds=int(value))).astimezone(SHANGHAI)
+    return value
+
+
+def _to_series(column: Column, index: pd.Index) -> pd.Series:
+    kind, values, null = column.kind, column.values, column.null
+    if kind == "money":
+        return pd.Series(np.where(null, np.nan, values / 100.0), index=index)
+    if kind == "count":
+        return pd.Series(np.where(null, np.nan, values.astype(float)), index=index)
+    if kind == "bool":
+        return pd.Series(np.where(null, np.nan, values.astype(float)), index=index)
+    if kind == "time":
+        stamps = pd.Series(values.astype("datetime64[us]"), index=index).dt.tz_localize("UTC")
+        return stamps.where(~null)
+    out = values.copy()
+    if kind != "tuple":
+        out[null] = None
+    return pd.Series(out, index=index, dtype="object")
+
+
+# -- building ------------------------------------------------------------------------------------------
+
+
+def check_columns(columns: Any, unknown_columns: str) -> list[str]:
+    """The frame's schema columns; a misspelt or raw-identity column is an error (unless told to ignore it)."""
+    names = [str(c) for c in columns]
+    raw = [c for c in names if c in _RAW_ID_COLUMNS]
+    if raw:
+        raise ValueError(
+            f"columns {raw} hold raw identity numbers; tables carry only keyed hashes "
+            "(the '_hash' columns: compliance.hash_id_number, or read_export with id_key=)"
+        )
+    unknown = [c for c in names if c not in KINDS]
+    if unknown and unknown_columns == "error":
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, FLAT_COLUMNS, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(
+            f"columns not in the campaign schema: {', '.join(hints)}; "
+            "rename them (a mapping file does this for exports) or pass unknown_columns='ignore'"
+        )
+    return [c for c in names if c in KINDS]
+
+
+def build_table(frame: pd.DataFrame, *, unknown_columns: str = "error") -> Table:
+    """Validate a frame of flat campaign rows into a :class:`Table`; unreadable rows get their error."""
+    if frame.columns.has_duplicates:
+        raise ValueError(f"duplicate columns: {sorted(set(frame.columns[frame.columns.duplicated()]))}")
+    present = check_columns(frame.columns, unknown_columns)
+    n = len(frame)
+    columns: dict[str, Column] = {}
+    suspect = np.zeros(n, bool)
+    for path, (kind, allowed) in KINDS.items():
+        if path in present:
+            values, null, bad = _convert(frame[path], kind, allowed)
+            values, null = np.require(values, requirements="W"), np.require(null, requirements="W")
+            suspect |= bad
+        else:
+            values, null = _empty(kind, n), np.ones(n, bool)
+        columns[path] = Column("str" if kind in ("literal", "hash") else kind, values, null)
+    for path in _REQUIRED:
+        suspect |= columns[path].null
+    payout = np.zeros(n, bool)
+    for path in _PAYOUT:
+        payout |= ~columns[path].null
+    for path in _PAYOUT_REQUIRED:
+        suspect |= payout & columns[path].null
+    batched = columns["payout.batched"]
+    batched.values[batched.null] = False  # a payout's ``batched`` defaults to false
+    batched.null[:] = ~payout
+    raised = columns["raised_amount"]
+    raised.null[:] = False  # ``raised_amount`` defaults to 0.00 (its values are 0 where not given)
+    error = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(suspect):
+        _validate_row(frame, present, columns, payout, error, int(i))
+    return Table(frame.index, columns, payout, error)
+
+
+def _validate_row(
+    frame: pd.DataFrame,
+    present: list[str],
+    columns: dict[str, Column],
+    payout: np.ndarray,
+    error: np.ndarray,
+    i: int,
+) -> None:
+    """Validate row ``i`` with the schema; store what it read, or its error (and null values)."""
+    raw = {path: _cell(frame[path].iat[i]) for path in present}
+    label = frame.index[i]
+    try:
+        campaign = Campaign.parse(unflatten(raw), row=_row_name(label))
+    except CampaignError as problem:
+        error[i] = problem.one_line()
+        for column in columns.values():
+            column.null[i] = True
+        payout[i] = False
+        return
+    payout[i] = campaign.payout is not None
+    from compliance._flat import flatten
+
+    for path, value in flatten(campaign).items():
+        column = columns[path]
+        column.null[i] = value is None
+        if value is not None:
+            column.values[i] = _from_python(column.kind, value)
+    if not payout[i]:
+        columns["payout.batched"].null[i] = True
+
+
+def _row_name(label: Hashable) -> int | str:
+    return label if isinstance(label, (int, str)) else str(label)
+
+
+def _cell(value: Any) -> Any:
+    """A cell as the schema should see it: pandas' missing markers become None, numpy scalars Python ones."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_cell(v) for v in value) if not isinstance(value, str) else value
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime(warn=False)
+    if isinstance(value, np.generic):
+        item = value.item()
+        return None if isinstance(item, float) and item != item else item
+    return value
+
+
+def _from_python(kind: str, value: Any) -> Any:
+    if kind == "money":
+        return int(value.scaleb(2))
+    if kind == "time":
+        return (value - _EPOCH) // timedelta(microseconds=1)
+    return value
+
+
+def _empty(kind: str, n: int) -> np.ndarray:
+    if kind in ("money", "count", "time"):
+        return np.zeros(n, np.int64)
+    if kind == "bool":
+        return np.zeros(n, bool)
+    if kind == "tuple":
+        out = np.empty(n, dtype=object)
+        out[:] = [()] * n
+        return out
+    return np.full(n, None, dtype=object)
+
+
+# -- one column at a time --------------------------------------------------------------------------------
+
+
+def _convert(
+    series: pd.Series, kind: str, allowed: tuple[str, ...] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, null, suspect) for one column; suspect rows are left for the schema to read."""
+    n = len(series)
+    if kind == "tuple":
+        return _tuples(series)
+    null = series.isna().to_numpy(bool)
+    if kind == "money":
+        values, bad = _money(series, null)
+    elif kind == "count":
+        values, bad = _count(series, null)
+    elif kind == "bool":
+        values, bad = _bool(series, null)
+    elif kind == "time":
+        values, bad = _time(series, null)
+    else:
+        values, bad = _text(series, null, kind, allowed)
+    if values.dtype != object:
+        values = np.where(null | bad, np.zeros(1, values.dtype), values)
+    else:
+        values[null | bad] = None
+    assert len(values) == n
+    return values, null, bad & ~null
+
+
+def _numbers(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """The column as float64 and whether it came from integers, when it is numeric; else None."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return None, False
+    integer = pd.api.types.is_integer_dtype(dtype)
+    return series.to_numpy(dtype="float64", na_value=np.nan), integer
+
+
+def _money(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    numbers, _integer = _numbers(series, null)
+    if numbers is not None:
+        with np.errstate(invalid="ignore", over="ignore"):
+            fen = np.rint(numbers * 100.0)
+            exact = (fen / 100.0 == numbers) & (numbers >= 0) & (numbers < _MONEY_LIMIT) & ~np.signbit(numbers)
+        values = np.where(exact, fen, 0).astype(np.int64)
+        return values, ~exact & ~null
+    if _is_text(series):
+        text = series.where(~null, "0").astype(str)
+        ok = text.str.fullmatch(_MONEY_TEXT.pattern).to_numpy(bool)
+        parts = text.where(ok, "0").str.split(".", n=1, expand=True)
+        whole = parts[0].astype(np.int64).to_numpy()
+        if parts.shape[1] > 1:
+            cents = parts[1].fillna("").str.ljust(2, "0").replace("", "00").astype(np.int64).to_numpy()
+        else:
+            cents = np.zeros(len(text), np.int64)
+        return whole * 100 + cents, ~ok & ~null
+    return _per_cell(series, null, _money_cell, np.int64)
+
+
+def _money_cell(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite() and not value.is_signed():
+        fen = value.scaleb(2)
+        if fen == fen.to_integral_value() and value < _MONEY_LIMIT:
+            return int(fen)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 0 <= value < _MONEY_LIMIT:
+        return int(value) * 100
+    if isinstance(value, str) and _MONEY_TEXT.match(value):
+        whole, _, cents = value.partition(".")
+        return int(whole) * 100 + int(cents.ljust(2, "0"))
+    return _SUSPECT
+
+
+def _count(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    numbers, _integer = _numbers(series, null)
+    if numbers is not None:
+        with np.errstate(invalid="ignore"):
+            exact = (numbers >= 0) & (numbers < 2.0**53) & (np.floor(numbers) == numbers)
+        return np.where(exact, numbers, 0).astype(np.int64), ~exact & ~null
+    if _is_text(series):
+        text = series.where(~null, "0").astype(str)
+        ok = text.str.fullmatch(_COUNT_TEXT.pattern).to_numpy(bool)
+        return text.where(ok, "0").astype(np.int64).to_numpy(), ~ok & ~null
+    return _per_cell(series, null, _count_cell, np.int64)
+
+
+def _count_cell(value: Any) -> Any:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 0 <= value < 2**63:
+        return int(value)
+    if isinstance(value, str) and _COUNT_TEXT.match(value):
+        return int(value)
+    return _SUSPECT
+
+
+def _bool(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=bool, na_value=False), np.zeros(len(series), bool)
+    return _per_cell(series, null, _bool_cell, bool)
+
+
+def _bool_cell(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        return _BOOL_TEXT.get(value, _SUSPECT)
+    return _SUSPECT
+
+
+def _time(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        stamps = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(series.dtype):
+        stamps = _shanghai_to_utc(series)
+    elif _is_text(series):
+        text = series.where(~null, "1970-01-01").astype(str)
+        ok = text.str.fullmatch(_TIME_TEXT).to_numpy(bool)
+        aware = ok & text.str.contains(r"(?:Z|[+-]\d{2}:\d{2})$", regex=True).to_numpy(bool)
+        stamps = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us]")
+        if aware.any():
+            parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+            stamps[aware] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        naive = ok & ~aware
+        if naive.any():
+            local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+            stamps[naive] = _shanghai_to_utc(local).astype("datetime64[us]")
+        bad = ~ok
+        return _micros(stamps, bad | null), (bad | stamps.isna().to_numpy(bool)) & ~null
+    else:
+        return _per_cell(series, null, lambda _v: _SUSPECT, np.int64)
+    values = _micros(stamps, null)
+    sub_micro = (stamps.dt.nanosecond != 0).to_numpy(bool)
+    return values, (sub_micro | stamps.isna().to_numpy(bool)) & ~null
+
+
+def _shanghai_to_utc(series: pd.Series) -> pd.Series:
+    localized = series.dt.tz_localize("Asia/Shanghai", ambiguous="NaT", nonexistent="NaT")
+    result: pd.Series = localized.dt.tz_convert("UTC").dt.tz_localize(None)
+    return result
+
+
+def _micros(stamps: pd.Series, skip: np.ndarray) -> np.ndarray:
+    values = stamps.astype("datetime64[us]").to_numpy().view(np.int64).copy()
+    values[skip | stamps.isna().to_numpy(bool)] = 0
+    return values
+
+
+def _text(
+    series: pd.Series, null: np.ndarray, kind: str, allowed: tuple[str, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    values = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    if series.dtype == object or not values.flags.writeable:  # never write into the caller's frame
+        values = values.copy()
+    string_dtype = pd.api.types.is_string_dtype(series.dtype) and series.dtype != object
+    if string_dtype:
+        is_str = ~null  # a string dtype holds text or missing values, nothing else
+    elif set(map(type, values)) <= {str, type(None)}:
+        is_str = np.fromiter((v is not None for v in values), bool, len(values))
+    else:
+        is_str = np.fromiter((type(v) is str for v in values), bool, len(values))
+    ok = is_str.copy()
+    if kind == "literal" and allowed is not None:
+        ok &= series.isin(allowed).to_numpy(bool)
+    elif kind == "hash":
+        text = series if string_dtype else series.where(is_str, "").astype(str)
+        ok &= text.str.fullmatch(r"[0-9a-f]{64}").fillna(False).to_numpy(bool)
+    elif kind == "str" and series.name in ("campaign_id", "platform"):
+        text = series if string_dtype else series.where(is_str, "").astype(str)
+        ok &= text.str.len().fillna(0).to_numpy() > 0
+    return values, ~ok & ~null
+
+
+def _tuples(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(series)
+    raw = series.to_numpy(dtype=object)
+    if set(map(type, raw)) <= {tuple} and set(map(type, itertools.chain.from_iterable(raw))) <= {str}:
+        return raw.copy(), np.zeros(n, bool), np.zeros(n, bool)  # the common case: tuples of text already
+    values = np.empty(n, dtype=object)
+    bad = np.zeros(n, bool)
+    for i, value in enumerate(raw):
+        if isinstance(value, (tuple, list, np.ndarray)):
+            items = tuple(v.item() if isinstance(v, np.str_) else v for v in value)
+            if all(type(v) is str for v in items):
+                values[i] = items
+                continue
+        elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            values[i] = ()
+            continue
+        values[i] = ()
+        bad[i] = True
+    return values, np.zeros(n, bool), bad
+
+
+_SUSPECT = object()
+
+
+def _per_cell(series: pd.Series, null: np.ndarray, convert: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A column of mixed Python values, one cell at a time (object columns: no faster way is exact)."""
+    n = len(series)
+    values = np.zeros(n, dtype)
+    bad = np.zeros(n, bool)
+    for i, value in enumerate(series.to_numpy(dtype=object)):
+        if null[i]:
+            continue
+        converted = convert(value)
+        if converted is _SUSPECT:
+            bad[i] = True
+        else:
+            values[i] = converted
+    return values, bad
+
+
+def _is_text(series: pd.Series) -> bool:
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        return True
+    if series.dtype == object:
+        sample = series.dropna()
+        return bool(len(sample)) and all(type(v) is str for v in sample)
+    return False
