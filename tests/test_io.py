@@ -271,12 +271,8 @@ def test_the_number_converter_refuses_abbreviations(tmp_path: Path) -> None:
 
 
 def test_hashed_identity_columns_are_keyed_as_read_and_the_raw_numbers_dropped(tmp_path: Path) -> None:
-    mapping = write(
-        tmp_path,
-        "m.yaml",
-        MAPPING_YAML.replace("ignore: [序号]", "  发起人身份证号: {to: initiator.id_number_hash, hash_with_key: true}\n"
-                             "ignore: [序号]"),
-    )  # fmt: skip
+    raw_column = "  发起人身份证号: {to: initiator.id_number_hash, hash_with_key: true}\n"
+    mapping = write(tmp_path, "m.yaml", MAPPING_YAML.replace("ignore: [序号]", raw_column + "ignore: [序号]"))
     export = write(tmp_path, "e.csv", f"项目编号,发起人身份证号\nc1,{RAW_ID}\nc2,-\nc3,\n")
     frame, _ = read_all(export, mapping=mapping, id_key=KEY)
     assert frame.loc[1, "initiator.id_number_hash"] == hash_id_number(RAW_ID, KEY)
@@ -331,10 +327,12 @@ def test_a_mapping_file_outside_the_format_is_refused_with_its_lines(tmp_path: P
         (("activity.share_count: abbreviated_number", "disclosure.car: number"), "not boolean"),
         (("{是: true,", "{yes: true,"), "quote it"),
         (("ignore: [序号]", "ignore: [项目编号]"), "both mapped and ignored"),
-        (("  转发次数: activity.share_count", "  转发次数: {to: activity.share_count, hash_with_key: true}"),
-         "hash_with_key maps to one of"),
+        (
+            ("  转发次数: activity.share_count", "  转发次数: {to: activity.share_count, hash_with_key: true}"),
+            "hash_with_key maps to one of",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_mapping_that_contradicts_itself_or_the_schema_is_refused(
     tmp_path: Path, change: tuple[str, str], expected: str
 ) -> None:
