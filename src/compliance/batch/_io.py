@@ -31,7 +31,6 @@ import io
 import itertools
 import json
 import re
-import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,15 +38,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from os import PathLike
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import IO, Annotated, Any, Literal, get_origin
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from compliance._flat import FLAT_COLUMNS
+from compliance._flat import FLAT_COLUMNS, leaf_types
 from compliance.blacklist import hash_id_number
-from compliance.campaign import Campaign
 from compliance.errors import ComplianceError, RuleProblem
 from compliance.rules._files import YamlDocument, read_yaml, validate
 
@@ -84,20 +82,6 @@ class MappingError(ComplianceError, ValueError):
 # -- the schema's columns, by type ------------------------------------------------------------------
 
 
-def _bare(annotation: Any) -> Any:
-    """``annotation`` without Annotated and without ``| None``."""
-    while True:
-        if get_origin(annotation) is Annotated:
-            annotation = get_args(annotation)[0]
-        elif get_origin(annotation) in (Union, types.UnionType):
-            others = [a for a in get_args(annotation) if a is not type(None)]
-            if len(others) != 1:
-                return annotation
-            annotation = others[0]
-        else:
-            return annotation
-
-
 def _type_name(annotation: Any) -> str:
     if get_origin(annotation) is tuple:
         return "list"
@@ -107,20 +91,7 @@ def _type_name(annotation: Any) -> str:
     return names[annotation]
 
 
-def _column_types(model: type[BaseModel] = Campaign, prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, field in model.model_fields.items():
-        annotation = _bare(field.annotation)
-        if annotation is SecretStr:
-            continue
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            out |= _column_types(annotation, f"{prefix}{name}.")
-        else:
-            out[prefix + name] = _type_name(annotation)
-    return out
-
-
-COLUMN_TYPES: dict[str, str] = {column: kind for column, kind in _column_types().items() if column in FLAT_COLUMNS}
+COLUMN_TYPES: dict[str, str] = {column: _type_name(annotation) for column, annotation in leaf_types()}
 """Every flat column's type as a mapping file names it: boolean, integer, money, datetime, text, choice
 (one of fixed codes, e.g. ``payout.payee``) or list."""
 
