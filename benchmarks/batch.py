@@ -210,6 +210,8 @@ def write_csv(path: Path, rows: int, block: pd.DataFrame) -> None:
         while written < rows:
             take = block.iloc[: rows - written].copy()
             take["campaign_id"] = [f"csv{part:04d}-{i:07d}" for i in range(len(take))]
+            for column in ("medical.document_hashes", "other_platform_campaign_ids"):  # lists as a;b;c
+                take[column] = take[column].map(";".join)
             take.to_csv(out, index=False, header=written == 0, lineterminator="\n")
             written += len(take)
             part += 1

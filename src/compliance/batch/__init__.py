@@ -1,5 +1,40 @@
-"""Batch evaluation: every campaign of a table or an export, with the decisions ``evaluate()`` gives."""
+"""Batch evaluation: every campaign of a table or an export, with the decisions ``evaluate()`` gives.
 
+- :func:`evaluate_frame` / :func:`decision_for`: a pandas DataFrame of flat campaign rows;
+- :func:`read_export` and :class:`Mapping`: CSV, Parquet and JSON Lines exports with their own columns;
+- :func:`evaluate_spark` / :func:`evaluate_dask`: the same function on a cluster.
+"""
+
+from compliance.batch._distributed import evaluate_dask, evaluate_spark
 from compliance.batch._frame import OUTPUT_COLUMNS, FallbackWarning, decision_for, evaluate_frame, format_obligations
+from compliance.batch._io import (
+    COLUMN_TYPES,
+    MAPPING_FORMAT,
+    Chunk,
+    ExportError,
+    Mapping,
+    MappingError,
+    read_export,
+    shipped_mappings,
+)
+from compliance.batch._score import Summary, score_file
 
-__all__ = ["OUTPUT_COLUMNS", "FallbackWarning", "decision_for", "evaluate_frame", "format_obligations"]
+__all__ = [
+    "COLUMN_TYPES",
+    "MAPPING_FORMAT",
+    "OUTPUT_COLUMNS",
+    "Chunk",
+    "ExportError",
+    "FallbackWarning",
+    "Mapping",
+    "MappingError",
+    "Summary",
+    "decision_for",
+    "evaluate_dask",
+    "evaluate_frame",
+    "evaluate_spark",
+    "format_obligations",
+    "read_export",
+    "score_file",
+    "shipped_mappings",
+]
