@@ -205,6 +205,7 @@ def report(
         "(share of such campaigns in the top 4 %) | met | met as encoded |"
     )
     w("|---|---|---|---|---|:-:|:-:|")
+
     def met(value: bool | None) -> str:
         return "n/a" if value is None else "yes" if value else "**no**"
 

@@ -402,8 +402,7 @@ class Mapping:
         raw identity numbers at their Campaign JSON paths are hashed into their hash columns."""
         # list columns in text formats are ";"-separated, as evaluate_frame writes lists
         rules = [
-            _Rule(c, c, {}, frozenset(), None, ";" if COLUMN_TYPES[c] == "list" else None, False)
-            for c in FLAT_COLUMNS
+            _Rule(c, c, {}, frozenset(), None, ";" if COLUMN_TYPES[c] == "list" else None, False) for c in FLAT_COLUMNS
         ]
         rules += [_Rule(raw, hashed, {}, frozenset(), None, None, True) for raw, hashed in _HASHED.items()]
         return cls("flat columns", rules, source="(no mapping)")
