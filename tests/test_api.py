@@ -18,12 +18,12 @@ def test_the_top_level_exports_exactly_the_public_api() -> None:
         "Citation",
         "ComplianceError",
         "Decision",
+        "FLAT_COLUMNS",
         "Finding",
         "Obligation",
         "RuleFileError",
         "RulesetNotFound",
         "RulesetRef",
-        "FLAT_COLUMNS",
         "__version__",
         "decision_for",
         "evaluate",
@@ -76,3 +76,35 @@ def test_the_risk_package_exports_exactly_its_api() -> None:
     ]
     assert all(hasattr(compliance.risk, name) for name in compliance.risk.__all__)
     assert len(compliance.risk.FEATURE_NAMES) == len(set(compliance.risk.FEATURE_NAMES))
+
+
+def test_the_batch_package_exports_exactly_its_api() -> None:
+    import compliance.batch
+
+    assert sorted(compliance.batch.__all__) == [
+        "COLUMN_TYPES",
+        "Chunk",
+        "ExportError",
+        "FallbackWarning",
+        "MAPPING_FORMAT",
+        "Mapping",
+        "MappingError",
+        "OUTPUT_COLUMNS",
+        "Summary",
+        "decision_for",
+        "evaluate_dask",
+        "evaluate_frame",
+        "evaluate_spark",
+        "format_obligations",
+        "read_export",
+        "score_file",
+        "shipped_mappings",
+    ]
+    assert all(hasattr(compliance.batch, name) for name in compliance.batch.__all__)
+    assert compliance.evaluate_frame is compliance.batch.evaluate_frame
+
+
+def test_importing_the_batch_package_does_not_import_spark_or_dask() -> None:
+    code = "import sys, compliance.batch; print('pyspark' in sys.modules, 'dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
