@@ -46,8 +46,22 @@ def test_the_readme_starts_with_its_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     main, tests = _readme_command("main-command"), _readme_command("test-command")
     assert text.index(main) < text.index(tests) < text.index("## ")
-    assert "pip install ." in main and "compliance evaluate examples/" in main
+    assert "pip install ." in main and "compliance score examples/campaigns-export.csv" in main
     assert "pip install '.[test]'" in tests and "pytest" in tests
+
+
+def test_the_readme_main_job_runs_on_the_shipped_defaults(tmp_path: Path) -> None:
+    import shlex
+
+    from compliance.cli import main
+
+    job = shlex.split(_readme_command("main-command").split("&& compliance ", 1)[1])
+    out = job.index("-o") + 1
+    job[out] = str(tmp_path / "decisions.csv")
+    job = [str(ROOT / a) if a.startswith("examples/") else a for a in job]
+    assert main([*job, "--no-progress"]) == 0
+    lines = (tmp_path / "decisions.csv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 2000  # the header and one row per campaign of the sample export
 
 
 def test_ci_runs_the_commands_it_reads_from_the_readme() -> None:
