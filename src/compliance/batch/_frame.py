@@ -260,8 +260,9 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
 
 
 def _unset(values: np.ndarray) -> np.ndarray:
-    """Where an object array holds None."""
-    return np.fromiter((v is None for v in values), bool, len(values))
+    """Where an object array holds None (its other values are text)."""
+    result: np.ndarray = pd.isna(values)
+    return result
 
 
 def _joined(columns: list[pd.Series]) -> np.ndarray:
@@ -271,7 +272,8 @@ def _joined(columns: list[pd.Series]) -> np.ndarray:
         codes, uniques = pd.factorize(column)  # missing → -1
         key = pd.factorize(key * (len(uniques) + 1) + codes + 1)[0].astype(np.int64)
     first = np.unique(key, return_index=True)[1]
-    texts = [SEPARATOR.join(v for c in columns if isinstance(v := c.iat[row], str)) for row in first]
+    picked = [column.to_numpy(object)[first] for column in columns]
+    texts = [SEPARATOR.join(v for v in values if isinstance(v, str)) for values in zip(*picked, strict=True)]
     return np.asarray(texts, dtype=object)[key]
 
 

@@ -92,7 +92,8 @@ class Table:
 
     @property
     def ok(self) -> np.ndarray:
-        return np.fromiter((e is None for e in self.error), bool, len(self.error))
+        result: np.ndarray = pd.isna(self.error)
+        return result
 
     def row(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a flat dict of Python values, as :func:`~compliance._flat.flatten` gives."""

@@ -656,7 +656,7 @@ def _history_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarra
     promoters = frame["promoter_id"].to_numpy(object) if "promoter_id" in frame else [None] * n
     hospitals = frame["medical.hospital_id"].to_numpy(object) if "medical.hospital_id" in frame else [None] * n
     if not history.documents and not history.pairs:  # nothing to compare with: the same answers, vectorised
-        has_promoter = np.fromiter((isinstance(p, str) for p in promoters), bool, n)
+        has_promoter = np.fromiter(map(str.__instancecheck__, promoters), bool, n)
         return np.full(n, np.nan), np.where(has_promoter, np.nan, 0.0)
     reuse = np.fromiter(
         (history.reuse(i, h if isinstance(h, (tuple, list)) else None) for i, h in zip(ids, lists, strict=True)),

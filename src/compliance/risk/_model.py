@@ -338,8 +338,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         scores = np.round(self._scores(features), 6)  # banded as rounded, exactly as score_campaign does
         contributions = self.contributions(features)
         ranked = np.where(contributions > 1e-9, contributions, -np.inf)
-        order = np.argsort(-ranked, axis=1, kind="stable")[:, :top]
-        picked = np.take_along_axis(ranked, order, axis=1)
+        # the top reasons by contribution, ties to the earlier feature (as score_campaign sorts them):
+        # argmax returns the first of equal values, so ``top`` passes of it are a stable partial sort. Once
+        # every positive contribution is taken the maximum is -inf, and such picks are not reasons.
+        rows = np.arange(len(ranked))
+        order = np.zeros((len(ranked), top), np.intp)
+        picked = np.full((len(ranked), top), -np.inf)
+        remaining = ranked.copy()
+        for k in range(min(top, remaining.shape[1])):
+            order[:, k] = np.argmax(remaining, axis=1)
+            picked[:, k] = remaining[rows, order[:, k]]
+            remaining[rows, order[:, k]] = -np.inf
         names = np.asarray(self.feature_names_, dtype=object)
         bands = np.where(
             scores >= self.thresholds_["high"],
