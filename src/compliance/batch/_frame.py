@@ -48,6 +48,8 @@ SEPARATOR = ";"
 _OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
 _NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
 _STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
+_RISK_BLOCK = 65_536
+"""Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""
 _OBJECTS = ("initiator", "patient", "disclosure", "documents", "medical", "activity", "blacklist")
 
 
@@ -189,8 +191,9 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
     scores = np.full(n, np.nan)
     bands = np.full(n, None, dtype=object)
     reasons = np.full(n, "", dtype=object)
-    rows = np.flatnonzero(ok)
-    if len(rows):
+    readable = np.flatnonzero(ok)
+    for start in range(0, len(readable), _RISK_BLOCK):  # in blocks: the feature matrices stay small
+        rows = readable[start : start + _RISK_BLOCK]
         scored = scorer.score_inputs(_risk_inputs(table, rows, scorer.reference_), table.labels[rows])
         scores[rows] = scored["risk_score"].to_numpy(float)
         bands[rows] = scored["risk_band"].to_numpy(object)
@@ -338,7 +341,7 @@ class _Source(Columns):
         unknown = hashes.null.copy()
         if role == "payee":
             unknown |= ~table.payout
-        listed = pd.Series(hashes.values).isin(self.blacklist._hashes).to_numpy(bool) & ~unknown
+        listed = pd.Series(hashes.values).isin(self.blacklist._hashes).to_numpy(bool, na_value=False) & ~unknown
         return listed, unknown
 
     # -- row by row, for rules the vector compiler does not translate ----------------------------------

@@ -108,15 +108,6 @@ class Table:
         """Row ``i`` as a :class:`Campaign` (only for rows that were read)."""
         return Campaign.parse(unflatten(self.row(i)))
 
-    def frame(self, paths: tuple[str, ...]) -> pd.DataFrame:
-        """The given columns as a DataFrame of ordinary values (amounts in yuan as floats, times as UTC
-        timestamps), as the risk features read tables; rows that could not be read are all null."""
-        data: dict[str, Any] = {}
-        for path in paths:
-            column = self.columns[path]
-            data[path] = _to_series(column, self.labels)
-        return pd.DataFrame(data, index=self.labels)
-
 
 def _to_python(kind: str, value: Any) -> Any:
     if kind == "money":
@@ -128,23 +119,6 @@ def _to_python(kind: str, value: Any) -> Any:
     if kind == "time":
         return (_EPOCH + timedelta(microseconds=int(value))).astimezone(SHANGHAI)
     return value
-
-
-def _to_series(column: Column, index: pd.Index) -> pd.Series:
-    kind, values, null = column.kind, column.values, column.null
-    if kind == "money":
-        return pd.Series(np.where(null, np.nan, values / 100.0), index=index)
-    if kind == "count":
-        return pd.Series(np.where(null, np.nan, values.astype(float)), index=index)
-    if kind == "bool":
-        return pd.Series(np.where(null, np.nan, values.astype(float)), index=index)
-    if kind == "time":
-        stamps = pd.Series(values.astype("datetime64[us]"), index=index).dt.tz_localize("UTC")
-        return stamps.where(~null)
-    out = values.copy()
-    if kind != "tuple":
-        out[null] = None
-    return pd.Series(out, index=index, dtype="object")
 
 
 # -- building ------------------------------------------------------------------------------------------
@@ -183,7 +157,9 @@ def build_table(frame: pd.DataFrame, *, unknown_columns: str = "error") -> Table
     for path, (kind, allowed) in KINDS.items():
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
-            values, null = np.require(values, requirements="W"), np.require(null, requirements="W")
+            null = np.require(null, requirements="W")
+            if isinstance(values, np.ndarray):
+                values = np.require(values, requirements="W")
             suspect |= bad
         else:
             values, null = _empty(kind, n), np.ones(n, bool)
@@ -231,7 +207,7 @@ def _validate_row(
     for path, value in flatten(campaign).items():
         column = columns[path]
         column.null[i] = value is None
-        if value is not None:
+        if value is not None and not path.endswith("_hash"):  # a valid hash is read as it was given
             column.values[i] = _from_python(column.kind, value)
     if not payout[i]:
         columns["payout.batched"].null[i] = True
@@ -288,6 +264,9 @@ def _convert(
     if kind == "tuple":
         return _tuples(series)
     null = series.isna().to_numpy(bool)
+    if kind == "hash":  # kept as given (no Python string per cell): only looked up in the blacklist
+        kept: Any = series.array
+        return kept, null, _hash_suspects(series, null)
     if kind == "money":
         values, bad = _money(series, null)
     elif kind == "count":
@@ -304,6 +283,17 @@ def _convert(
         values[null | bad] = None
     assert len(values) == n
     return values, null, bad & ~null
+
+
+def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        text = series
+    else:
+        is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
+        text = series.where(is_str, "").astype(str)
+    ok: np.ndarray = text.str.fullmatch(r"[0-9a-f]{64}").fillna(False).to_numpy(bool)
+    suspect: np.ndarray = ~ok & ~null
+    return suspect
 
 
 def _numbers(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray | None, bool]:
@@ -438,9 +428,6 @@ def _text(
     ok = is_str.copy()
     if kind == "literal" and allowed is not None:
         ok &= series.isin(allowed).to_numpy(bool)
-    elif kind == "hash":
-        text = series if string_dtype else series.where(is_str, "").astype(str)
-        ok &= text.str.fullmatch(r"[0-9a-f]{64}").fillna(False).to_numpy(bool)
     elif kind == "str" and series.name in ("campaign_id", "platform"):
         text = series if string_dtype else series.where(is_str, "").astype(str)
         ok &= text.str.len().fillna(0).to_numpy() > 0
