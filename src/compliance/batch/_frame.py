@@ -48,6 +48,7 @@ SEPARATOR = ";"
 _OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
 _NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
 _STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
+_BANDS = np.asarray(("low", "elevated", "high"), dtype=object)
 _RISK_BLOCK = 65_536
 """Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""
 _OBJECTS = ("initiator", "patient", "disclosure", "documents", "medical", "activity", "blacklist")
@@ -194,10 +195,20 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
     readable = np.flatnonzero(ok)
     for start in range(0, len(readable), _RISK_BLOCK):  # in blocks: the feature matrices stay small
         rows = readable[start : start + _RISK_BLOCK]
-        scored = scorer.score_inputs(_risk_inputs(table, rows, scorer.reference_), table.labels[rows])
-        scores[rows] = scored["risk_score"].to_numpy(float)
-        bands[rows] = scored["risk_band"].to_numpy(object)
-        reasons[rows] = _joined([scored[c] for c in scored.columns if c.startswith("risk_reason_")])
+        if not hasattr(scorer, "_ranked"):  # a model of another kind: one campaign at a time, as evaluate() does
+            for i in rows:
+                risk = scorer.score_campaign(table.campaign(int(i)))
+                scores[i], bands[i] = risk.score, risk.band
+                reasons[i] = SEPARATOR.join(r.feature for r in risk.reasons)
+            continue
+        features = scorer._input_features(_risk_inputs(table, rows, scorer.reference_))
+        score, band, order, picked = scorer._ranked(features, 3)
+        scores[rows] = score
+        bands[rows] = _BANDS[band]
+        names = np.asarray(scorer.feature_names_, dtype=object)
+        none = np.array(None, dtype=object)
+        tops = [np.where(np.isfinite(picked[:, k]), names[order[:, k]], none) for k in range(3)]
+        reasons[rows] = _joined(tops)
     return {"risk_score": scores, "risk_band": bands, "risk_reasons": reasons, "scored": ok.copy()}
 
 
@@ -268,14 +279,14 @@ def _unset(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def _joined(columns: list[pd.Series]) -> np.ndarray:
-    """Each row's non-missing texts joined with ``;``: worked out once per distinct combination."""
+def _joined(columns: list[np.ndarray]) -> np.ndarray:
+    """Each row's texts (None skipped) joined with ``;``: worked out once per distinct combination."""
     key = np.zeros(len(columns[0]), np.int64)
     for column in columns:
         codes, uniques = pd.factorize(column)  # missing → -1
         key = pd.factorize(key * (len(uniques) + 1) + codes + 1)[0].astype(np.int64)
     first = np.unique(key, return_index=True)[1]
-    picked = [column.to_numpy(object)[first] for column in columns]
+    picked = [column[first] for column in columns]
     texts = [SEPARATOR.join(v for v in values if isinstance(v, str)) for values in zip(*picked, strict=True)]
     return np.asarray(texts, dtype=object)[key]
 

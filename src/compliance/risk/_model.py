@@ -328,13 +328,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def score_inputs(self, inputs: Mapping[str, np.ndarray], index: Any, *, top: int = 3) -> Any:
         """:meth:`score_table` from the feature inputs already computed as columns (see
         ``_features.INPUTS``): the batch path builds them straight from validated columns."""
+        return self._table_result(self._input_features(inputs), index, top)
+
+    def _input_features(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         check_is_fitted(self)
-        features = np.column_stack(_compute(inputs, _Vector)).astype(float)
-        return self._table_result(self._apply_fills(features), index, top)
+        return self._apply_fills(np.column_stack(_compute(inputs, _Vector)).astype(float))
 
-    def _table_result(self, features: np.ndarray, index: Any, top: int) -> Any:
-        import pandas as pd
-
+    def _ranked(self, features: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(scores rounded to 6 places, bands as codes 0 low / 1 elevated / 2 high, the top features'
+        indices, their contributions: -inf where there is no such reason)."""
         scores = np.round(self._scores(features), 6)  # banded as rounded, exactly as score_campaign does
         contributions = self.contributions(features)
         ranked = np.where(contributions > 1e-9, contributions, -np.inf)
@@ -349,13 +351,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             order[:, k] = np.argmax(remaining, axis=1)
             picked[:, k] = remaining[rows, order[:, k]]
             remaining[rows, order[:, k]] = -np.inf
+        bands = (scores >= self.thresholds_["elevated"]).astype(np.int8) + (scores >= self.thresholds_["high"])
+        return scores, bands, order, picked
+
+    def _table_result(self, features: np.ndarray, index: Any, top: int) -> Any:
+        import pandas as pd
+
+        scores, bands, order, picked = self._ranked(features, top)
         names = np.asarray(self.feature_names_, dtype=object)
-        bands = np.where(
-            scores >= self.thresholds_["high"],
-            "high",
-            np.where(scores >= self.thresholds_["elevated"], "elevated", "low"),
-        )
-        columns: dict[str, Any] = {"risk_score": scores, "risk_band": bands}
+        columns: dict[str, Any] = {"risk_score": scores, "risk_band": np.asarray(BANDS, dtype=object)[bands]}
         for k in range(top):
             present = np.isfinite(picked[:, k])
             columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], np.array(None, dtype=object))
