@@ -138,7 +138,8 @@ def decision_for(
     """The full :class:`~compliance.Decision` for the row labelled ``label`` (as :func:`evaluate_frame`
     summarised it). Raises :class:`~compliance.CampaignError` for a row that could not be read."""
     row = frame.loc[label]  # type: ignore[call-overload]
-    values = {str(c): _cell(v) for c, v in row.items() if str(c) in KINDS}
+    cells = ((str(c), _cell(v)) for c, v in row.items() if str(c) in KINDS)
+    values = {c: v for c, v in cells if v is not None}  # a missing cell is not given
     return evaluate(unflatten(values), stage=stage, ruleset=ruleset, blacklist=blacklist, model=model)
 
 

@@ -191,7 +191,8 @@ def _validate_row(
     i: int,
 ) -> None:
     """Validate row ``i`` with the schema; store what it read, or its error (and null values)."""
-    raw = {path: _cell(frame[path].iat[i]) for path in present}
+    cells = ((path, _cell(frame[path].iat[i])) for path in present)
+    raw = {path: value for path, value in cells if value is not None}  # a missing cell is not given
     label = frame.index[i]
     try:
         campaign = Campaign.parse(unflatten(raw), row=_row_name(label))
