@@ -1,4 +1,5 @@
-"""Single-decision latency, beside rule-engine on the same rules, in one run. Writes docs/performance.md.
+"""Single-decision latency, beside rule-engine on the same rules, in one run. Writes docs/performance.md
+(keeping its batch section, which ``benchmarks/batch.py`` writes).
 
     python benchmarks/run.py                 # 10,000 generated campaigns per stage
     python benchmarks/run.py --campaigns 20000 --output -
@@ -404,7 +405,11 @@ def main() -> None:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        path = Path(args.output)
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        if "<!-- batch:start -->" in old:  # the batch section is written by benchmarks/batch.py: keep it
+            text = text.rstrip("\n") + "\n\n" + "<!-- batch:start -->" + old.split("<!-- batch:start -->", 1)[1]
+        path.write_text(text, encoding="utf-8")
         sys.stdout.write(text)
 
 
