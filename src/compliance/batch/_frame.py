@@ -237,13 +237,18 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
     categories = pd.Series(columns["medical.diagnosis_category"].values[rows], dtype=object)
     typical = categories.map(dict(reference.typical_target)).to_numpy(dtype=float, na_value=np.nan)
     lists = columns["other_platform_campaign_ids"].values[rows]
-    others = pd.DataFrame(
-        {
-            path: pd.Series(columns[path].values[rows], dtype=object)
-            for path in ("campaign_id", "medical.document_hashes", "promoter_id", "medical.hospital_id")
-        }
-    )
-    reuse, pairs = _history_counts(others, reference.history)
+    history = reference.history
+    if history.documents or history.pairs:
+        others = pd.DataFrame(
+            {
+                path: pd.Series(columns[path].values[rows], dtype=object)
+                for path in ("campaign_id", "medical.document_hashes", "promoter_id", "medical.hospital_id")
+            }
+        )
+        reuse, pairs = _history_counts(others, history)
+    else:  # nothing to compare with (History.reuse and pair_count): no need to read the ids themselves
+        reuse = np.full(len(rows), np.nan)
+        pairs = np.where(columns["promoter_id"].null[rows], 0.0, np.nan)
     payee = columns["payout.payee"].values[rows]
     return {
         "target": number("target_amount"),
@@ -353,7 +358,7 @@ class _Source(Columns):
         unknown = hashes.null.copy()
         if role == "payee":
             unknown |= ~table.payout
-        listed = pd.Series(hashes.values).isin(self.blacklist._hashes).to_numpy(bool, na_value=False) & ~unknown
+        listed = hashes.isin(self.blacklist._hashes) & ~unknown
         return listed, unknown
 
     # -- row by row, for rules the vector compiler does not translate ----------------------------------

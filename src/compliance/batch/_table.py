@@ -66,13 +66,39 @@ KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {path: _kind(path, t) for
 str, literal, hash, tuple (object arrays)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Column:
-    """One validated column: ``values`` (typed as its kind stores it) and ``null`` (not given)."""
+    """One validated column: ``values`` (typed as its kind stores it) and ``null`` (not given).
 
-    kind: str
-    values: np.ndarray
-    null: np.ndarray
+    A text column read from a pandas string dtype stays in that form until a rule or the risk model
+    reads it: turning a million cells into Python strings costs time and memory that most columns
+    (campaign ids, free-text diagnoses) never need.
+    """
+
+    __slots__ = ("_raw", "_values", "kind", "null")
+
+    def __init__(self, kind: str, values: Any, null: np.ndarray, *, raw: Any = None) -> None:
+        self.kind = kind
+        self.null = null
+        self._values: np.ndarray | None = values
+        self._raw = raw
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            values = np.array(self._raw.to_numpy(dtype=object, na_value=None), dtype=object, copy=True)
+            values[self.null] = None
+            self._values, self._raw = values, None
+        return self._values
+
+    def isin(self, values: Any) -> np.ndarray:
+        """Whether each row's value is one of ``values`` (False where null)."""
+        column = pd.Series(self._raw if self._values is None else self._values)
+        found: np.ndarray = column.isin(values).to_numpy(bool, na_value=False) & ~self.null
+        return found
+
+    def at(self, i: int) -> Any:
+        """The value in row ``i`` (without turning the whole column into Python values)."""
+        return self._values[i] if self._values is not None else self._raw[i]
 
 
 @dataclass(frozen=True)
@@ -99,7 +125,7 @@ class Table:
         """Row ``i`` as a flat dict of Python values, as :func:`~compliance._flat.flatten` gives."""
         out: dict[str, Any] = {}
         for path, column in self.columns.items():
-            out[path] = None if column.null[i] else _to_python(column.kind, column.values[i])
+            out[path] = None if column.null[i] else _to_python(column.kind, column.at(i))
         if not self.payout[i]:
             out.update(dict.fromkeys(_PAYOUT))
         return out
@@ -158,8 +184,11 @@ def build_table(frame: pd.DataFrame, *, unknown_columns: str = "error") -> Table
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
             null = np.require(null, requirements="W")
-            if isinstance(values, np.ndarray):
-                values = np.require(values, requirements="W")
+            if not isinstance(values, np.ndarray):  # text kept in its pandas form (see Column)
+                columns[path] = Column("str", None, null, raw=values)
+                suspect |= bad
+                continue
+            values = np.require(values, requirements="W")
             suspect |= bad
         else:
             values, null = _empty(kind, n), np.ones(n, bool)
@@ -208,8 +237,12 @@ def _validate_row(
     for path, value in flatten(campaign).items():
         column = columns[path]
         column.null[i] = value is None
-        if value is not None and not path.endswith("_hash"):  # a valid hash is read as it was given
-            column.values[i] = _from_python(column.kind, value)
+        if value is None:
+            continue
+        typed = _from_python(column.kind, value)
+        if column.kind == "str" and type(column.at(i)) is str and column.at(i) == typed:
+            continue  # text is read as it was given (and a column kept in its string form stays so)
+        column.values[i] = typed
     if not payout[i]:
         columns["payout.batched"].null[i] = True
 
@@ -277,7 +310,11 @@ def _convert(
     elif kind == "time":
         values, bad = _time(series, null)
     else:
-        values, bad = _text(series, null, kind, allowed)
+        text, bad = _text(series, null, kind, allowed)
+        if text is None:  # a pandas string dtype: kept as given until something reads it
+            kept = series.array
+            return kept, null, bad & ~null
+        values = text
     if values.dtype != object:
         values = np.where(null | bad, np.zeros(1, values.dtype), values)
     else:
@@ -415,17 +452,18 @@ def _micros(stamps: pd.Series, skip: np.ndarray) -> np.ndarray:
 
 def _text(
     series: pd.Series, null: np.ndarray, kind: str, allowed: tuple[str, ...] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    values = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
-    if series.dtype == object or not values.flags.writeable:  # never write into the caller's frame
-        values = values.copy()
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """(values, suspect); values None for a pandas string dtype, which the column keeps as it is."""
     string_dtype = pd.api.types.is_string_dtype(series.dtype) and series.dtype != object
+    values: Any = None
     if string_dtype:
         is_str = ~null  # a string dtype holds text or missing values, nothing else
-    elif set(map(type, values)) <= {str, type(None)}:
-        is_str = np.fromiter((v is not None for v in values), bool, len(values))
     else:
-        is_str = np.fromiter((type(v) is str for v in values), bool, len(values))
+        values = series.to_numpy(dtype=object, na_value=None).copy()  # type: ignore[call-overload]
+        if set(map(type, values)) <= {str, type(None)}:
+            is_str = np.fromiter((v is not None for v in values), bool, len(values))
+        else:
+            is_str = np.fromiter((type(v) is str for v in values), bool, len(values))
     ok = is_str.copy()
     if kind == "literal" and allowed is not None:
         ok &= series.isin(allowed).to_numpy(bool)
