@@ -359,8 +359,10 @@ class _Eval:
         if isinstance(container, Const) and isinstance(member, Vec) and isinstance(container.value, tuple):
             options = container.value
             if member.kind == "str" and all(isinstance(o, str) or o is None for o in options):
-                strings = [o for o in options if isinstance(o, str)]
-                found = np.isin(np.where(member.null, "", member.values).astype(object), strings) & ~member.null
+                found = np.zeros(n, bool)
+                for option in dict.fromkeys(o for o in options if isinstance(o, str)):
+                    found |= member.values == option  # elementwise on text; null rows are None
+                found &= ~member.null
                 if None in options:
                     found |= member.null
                 return Vec("bool", found, np.zeros(n, bool), member.err)
