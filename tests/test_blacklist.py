@@ -87,3 +87,10 @@ def test_a_match_rejects_and_the_decision_never_shows_the_number() -> None:
     assert finding.values == {"blacklist.patient": True}
     for text in (str(decision), decision.model_dump_json(), repr(decision)):
         assert LISTED not in text
+
+
+def test_its_hashes_are_readable_and_hold_no_raw_number() -> None:
+    number = "110101199003074578"
+    blacklist = Blacklist.from_id_numbers([number], key="a platform key of 16+ chars")
+    assert blacklist.hashes == frozenset({hash_id_number(number, "a platform key of 16+ chars")})
+    assert number not in "".join(blacklist.hashes)

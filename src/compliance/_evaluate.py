@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -67,38 +68,52 @@ def evaluate(
         parsed.disclosure.__dict__,
         None if risk is None else RiskView(Decimal(repr(risk.score)), risk.band),
     )
-    results: dict[str, str] = {}
-    findings: list[Finding] = []
-    obligations: list[Obligation] = []
-    worst = 0
-    for rule in chosen.rules_for(stage):
-        status = rule.status(facts)
-        results[rule.id] = status
-        if status == "pass":
-            obligations.extend(rule.obligations_when_applicable)
-        elif status == "fail":
-            obligations.extend(rule.obligations_when_applicable)
-            obligations.extend(rule.obligations_on_fail)
-            findings.append(_finding(rule, facts, "fail", None))
-            worst = max(worst, OUTCOME_ORDER[rule.outcome])
-        elif status == "not_evaluable":
-            findings.append(_finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS)))
-            worst = max(worst, _REVIEW)
-    if obligations:
-        worst = max(worst, _CONDITIONS)
+    rules = chosen.rules_for(stage)
+    statuses = [rule.status(facts) for rule in rules]
+    outcome, obligations, flagged = conclude(rules, statuses)
+    findings = [
+        _finding(rule, facts, "fail", None)
+        if status == "fail"
+        else _finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS))
+        for rule, status in flagged
+    ]
     return Decision._trusted(
         campaign_id=parsed.campaign_id,
         stage=stage,
-        outcome=_OUTCOMES[worst],
+        outcome=outcome,
         event_time=event_time,
         findings=tuple(findings),
         obligations=tuple(obligations),
-        rule_results=results,
+        rule_results={rule.id: status for rule, status in zip(rules, statuses, strict=True)},
         ruleset=chosen.ref,
         library_version=__version__,
         input_digest=input_digest(parsed),
         risk=risk,
     )
+
+
+def conclude(rules: Sequence[Rule], statuses: Sequence[str]) -> tuple[str, list[Obligation], list[tuple[Rule, str]]]:
+    """The outcome, the obligations and the rules to report (failed or not evaluable), from each rule's
+    status: a failed rule contributes its outcome, one that could not be evaluated ``review``; a rule
+    that applied (passed or failed) its obligations, and any obligation makes the outcome at least
+    ``approve_with_conditions``. The one place this policy is written (single and batch decisions)."""
+    worst = 0
+    obligations: list[Obligation] = []
+    flagged: list[tuple[Rule, str]] = []
+    for rule, status in zip(rules, statuses, strict=True):
+        if status == "pass":
+            obligations.extend(rule.obligations_when_applicable)
+        elif status == "fail":
+            obligations.extend(rule.obligations_when_applicable)
+            obligations.extend(rule.obligations_on_fail)
+            flagged.append((rule, status))
+            worst = max(worst, OUTCOME_ORDER[rule.outcome])
+        elif status == "not_evaluable":
+            flagged.append((rule, status))
+            worst = max(worst, _REVIEW)
+    if obligations:
+        worst = max(worst, _CONDITIONS)
+    return _OUTCOMES[worst], obligations, flagged
 
 
 def _risk_model(model: Any) -> Any:

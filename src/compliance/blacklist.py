@@ -90,6 +90,11 @@ class Blacklist:
         """A value derived from the key that shows which key a file belongs to without revealing it."""
         return hmac.new(self._key, _KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()[:16]
 
+    @property
+    def hashes(self) -> frozenset[str]:
+        """The keyed hashes listed (never the key): what a table's hash columns are looked up in."""
+        return self._hashes
+
     def __len__(self) -> int:
         return len(self._hashes)
 

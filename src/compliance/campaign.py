@@ -14,7 +14,7 @@ they are held as secrets, never appear in ``repr``, dumps, digests or error mess
 from __future__ import annotations
 
 import decimal
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -75,6 +75,14 @@ def _to_shanghai(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=SHANGHAI)
     return value.astimezone(SHANGHAI)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(value: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly; a naive time means Asia/Shanghai (as for a campaign)."""
+    return (_to_shanghai(value) - _EPOCH) // timedelta(microseconds=1)
 
 
 Instant = Annotated[datetime, AfterValidator(_to_shanghai)]

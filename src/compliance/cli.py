@@ -169,7 +169,7 @@ def _chosen(catalog: Catalog, ruleset_id: str | None) -> Catalog | Ruleset:
 def _evaluate(args: argparse.Namespace) -> int:
     data = _read_campaign(args.campaign)
     ruleset = _chosen(_catalog(args), args.ruleset)
-    blacklist = _blacklist(args) if args.blacklist else None
+    blacklist = _blacklist(args, _key(args)) if args.blacklist else None
     try:
         decision = evaluate(data, stage=args.stage, ruleset=ruleset, blacklist=blacklist)
     except CampaignError as error:
@@ -186,14 +186,14 @@ def _score(args: argparse.Namespace) -> int:
 
     _existing([args.export])
     ruleset = _chosen(_catalog(args), args.ruleset)
-    blacklist = _blacklist(args) if args.blacklist else None
+    key = _key(args)  # the platform key also hashes raw identity numbers in the export
+    blacklist = _blacklist(args, key) if args.blacklist else None
     if args.chunk_rows < 1:
         raise _Exit(EX_USAGE, "--chunk-rows must be at least 1")
     try:
         output_format(args.output, args.format)
     except ValueError as error:
         raise _Exit(EX_USAGE, str(error)) from None
-    key = blacklist._key if blacklist is not None else (os.environ.get(KEY_ENV) or None)
     try:
         summary = score_file(
             args.export,
@@ -240,13 +240,16 @@ def _read_campaign(name: str) -> Any:
         raise _Exit(EX_DATAERR, f"{name}: {CampaignError([problem])}") from None
 
 
-def _blacklist(args: argparse.Namespace) -> Blacklist:
+def _key(args: argparse.Namespace) -> str | None:
+    """The platform key: from --blacklist-key-file, else ${KEY_ENV}, else none."""
     if args.blacklist_key_file is not None:
-        key = _existing([args.blacklist_key_file])[0].read_text(encoding="utf-8").strip()
-    else:
-        key = os.environ.get(KEY_ENV, "")
-        if not key:
-            raise _Exit(EX_CONFIG, f"--blacklist needs the platform key: --blacklist-key-file or ${KEY_ENV}")
+        return _existing([args.blacklist_key_file])[0].read_text(encoding="utf-8").strip()
+    return os.environ.get(KEY_ENV) or None
+
+
+def _blacklist(args: argparse.Namespace, key: str | None) -> Blacklist:
+    if key is None:
+        raise _Exit(EX_CONFIG, f"--blacklist needs the platform key: --blacklist-key-file or ${KEY_ENV}")
     _existing([args.blacklist])
     try:
         return Blacklist.load(args.blacklist, key=key)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from compliance._evaluate import Stage
 from compliance.batch._frame import OUTPUT_COLUMNS, evaluate_frame
-from compliance.batch._table import KINDS, check_columns
+from compliance.batch._table import KINDS, check_columns, text_dtype
 from compliance.blacklist import Blacklist
 from compliance.errors import RulesetNotFound
 from compliance.rules._ruleset import Catalog, Ruleset
@@ -118,7 +118,7 @@ def evaluate_dask(
     names = [str(c) for c in ddf.columns]
     evaluated, kept = _columns(names, keep, unknown_columns)
     empty = ddf._meta
-    texts = [c for c in evaluated if c in _TUPLE_COLUMNS and _is_text(empty[c].dtype)]
+    texts = [c for c in evaluated if c in _TUPLE_COLUMNS and text_dtype(empty[c].dtype)]
     if texts:
         raise ValueError(
             f"columns {texts} hold tuples of text, but this Dask DataFrame stores them as strings (Dask's "
@@ -139,11 +139,6 @@ def _require(module: str, caller: str, how: str) -> None:
         importlib.import_module(module)
     except ImportError as missing:
         raise ImportError(f"{caller} needs {module}, which is not installed: {how}") from missing
-
-
-def _is_text(dtype: Any) -> bool:
-    """A text dtype proper (pandas counts plain ``object`` as one too: that is where tuples live)."""
-    return not pd.api.types.is_object_dtype(dtype) and pd.api.types.is_string_dtype(dtype)
 
 
 def _quoted(name: str) -> str:
@@ -186,7 +181,7 @@ def _plan(stage: Stage, ruleset: Ruleset | Catalog | str | None, blacklist: Blac
     if stage not in ("publish", "payout"):
         raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
     rules = _ruleset_recipe(ruleset)
-    hashes = None if blacklist is None else tuple(sorted(blacklist._hashes))
+    hashes = None if blacklist is None else tuple(sorted(blacklist.hashes))
     scorer = _model_recipe(model)
     token = hashlib.sha256(pickle.dumps((stage, rules, hashes, scorer), protocol=5)).hexdigest()
     return _Plan(stage, rules, hashes, scorer, token)
@@ -255,6 +250,7 @@ def _ruleset(recipe: tuple[Any, ...]) -> Catalog | str | None:
         return str(recipe[1])
     if kind == "parameters":
         return Catalog.default().with_parameters(dict(recipe[1]))
+    # bytes this job's own driver pickled a moment ago (_ruleset_recipe), never data from outside it
     sources, corpus, overrides = pickle.loads(recipe[1])
     return Catalog(sources, corpus, overrides)
 
@@ -266,6 +262,7 @@ def _blacklist(hashes: tuple[str, ...] | None) -> Blacklist | None:
 
 
 def _model(recipe: str | bytes | None) -> Any:
+    # bytes this job's own driver pickled from the RiskModel it was given (_model_recipe), never from outside
     return pickle.loads(recipe) if isinstance(recipe, bytes) else recipe
 
 

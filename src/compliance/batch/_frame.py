@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import Stage, _choose, _risk_model, evaluate
+from compliance._evaluate import Stage, _choose, _risk_model, conclude, evaluate
 from compliance._flat import unflatten
 from compliance.batch._table import KINDS, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
-from compliance.decision import OUTCOME_ORDER, Decision, Obligation
+from compliance.decision import Decision
 from compliance.errors import RulesetNotFound
 from compliance.rules._compile import Unsupported
 from compliance.rules._ruleset import Catalog, Rule, Ruleset
@@ -45,9 +45,9 @@ OUTPUT_COLUMNS: Mapping[str, str] = {
 """The output columns of :func:`evaluate_frame` and their dtypes (lists are joined with ``;``)."""
 
 SEPARATOR = ";"
-_OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
 _NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
 _STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
+_STATUS_NAMES = {code: name for name, code in _STATUS.items()}
 _BANDS = np.asarray(("low", "elevated", "high"), dtype=object)
 _RISK_BLOCK = 65_536
 """Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""
@@ -87,36 +87,27 @@ def evaluate_frame(
     """
     if stage not in ("publish", "payout"):
         raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
-    table = build_table(frame, unknown_columns=unknown_columns)
+    table = build_table(frame, unknown_columns=unknown_columns, read_errors=read_errors)
     error = table.error
-    if read_errors:
-        found = table.labels.get_indexer(pd.Index(list(read_errors)))
-        for at, reason in zip(found, read_errors.values(), strict=True):
-            if at >= 0:
-                error[at] = reason
-                for column in table.columns.values():
-                    column.null[at] = True
-                table.payout[at] = False
     n = table.n
     rulesets, choice = _rulesets(table, stage, ruleset, error)
     ok = _unset(error)
     scored = _risk(table, model, ok)
     source = _Source(table, blacklist, scored, stage)
-    rules: dict[int, Rule] = {}
-    for chosen in rulesets:
+    union: list[Rule] = []
+    under: dict[int, np.ndarray] = {}  # per rule: the rows whose ruleset has it
+    for index, chosen in enumerate(rulesets):
+        rows = choice == index
         for rule in chosen.rules_for(stage):
-            rules.setdefault(id(rule), rule)
-    union = list(rules.values())
+            if id(rule) not in under:
+                union.append(rule)
+                under[id(rule)] = np.zeros(n, bool)
+            under[id(rule)] |= rows
     position = {id(rule): k for k, rule in enumerate(union)}
     statuses = np.zeros((n, len(union)), np.int8)
     for k, rule in enumerate(union):
-        under = np.zeros(n, bool)
-        for index, chosen in enumerate(rulesets):
-            if any(r is rule for r in chosen.rules_for(stage)):
-                under |= choice == index
-        under &= ok
-        if under.any():
-            statuses[:, k] = _rule_status(rule, source, stage, under)
+        if under[id(rule)].any():
+            statuses[:, k] = _rule_status(rule, source, stage, under[id(rule)])
     out = _assemble(statuses, choice, rulesets, union, position, stage, ok)
     out["risk_score"] = scored["risk_score"] if scored is not None else np.full(n, np.nan)
     out["risk_band"] = scored["risk_band"] if scored is not None else np.full(n, None, dtype=object)
@@ -358,7 +349,7 @@ class _Source(Columns):
         unknown = hashes.null.copy()
         if role == "payee":
             unknown |= ~table.payout
-        listed = hashes.isin(self.blacklist._hashes) & ~unknown
+        listed = hashes.isin(self.blacklist.hashes) & ~unknown
         return listed, unknown
 
     # -- row by row, for rules the vector compiler does not translate ----------------------------------
@@ -367,12 +358,8 @@ class _Source(Columns):
         campaign = self._campaigns.get(i)
         if campaign is None:
             campaign = self._campaigns[i] = self.table.campaign(i)
-        match = Match(
-            *(
-                None if self.get(f"blacklist.{r}").null[i] else bool(self.get(f"blacklist.{r}").values[i])
-                for r in ("initiator", "patient", "payee")
-            )
-        )
+        roles = (self.get(f"blacklist.{role}") for role in ("initiator", "patient", "payee"))
+        match = Match(*(None if listed.null[i] else bool(listed.values[i]) for listed in roles))
         risk = None
         if self.risk is not None and self.risk["scored"][i]:
             risk = RiskView(Decimal(repr(float(self.risk["risk_score"][i]))), str(self.risk["risk_band"][i]))
@@ -384,7 +371,7 @@ _WARNED: set[str] = set()
 
 
 def _vector(rule: Rule, stage: str) -> Any:
-    """The rule's conditions compiled for columns (cached), or None when it must run row by row."""
+    """The rule's conditions compiled for columns (cached), or the reason it must run row by row."""
     key = (id(rule), stage)
     cached = _VECTOR.get(key)
     if cached is None:
@@ -437,12 +424,7 @@ def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray
         status[open_ & ~err & ~truth] = _NOT_APPLICABLE
         open_ &= ~err & truth
     for path in rule.requires:
-        value = source.get(path)
-        if "." in path:
-            parent = source.get(path.rsplit(".", 1)[0]) if path.rsplit(".", 1)[0] in ("payout", "risk") else None
-            missing = value.null | (parent.null if parent is not None else False)
-        else:
-            missing = value.null
+        missing = source.get(path).null  # a field of a missing payout or risk score is null too
         status[open_ & missing] = _NOT_EVALUABLE
         open_ &= ~missing
     truth, err = truthy(fails(source), n)
@@ -492,31 +474,14 @@ def _summarise(
     row: np.ndarray, index: int, rulesets: list[Ruleset], position: dict[int, int], stage: str
 ) -> tuple[Any, ...]:
     chosen = rulesets[index]
-    worst = 0
-    failed: list[str] = []
-    unevaluable: list[str] = []
-    cited: dict[str, None] = {}
-    obligations: list[Obligation] = []
-    for rule in chosen.rules_for(stage):
-        status = row[position[id(rule)]]
-        if status in (_PASS, _FAIL):
-            obligations.extend(rule.obligations_when_applicable)
-        if status == _FAIL:
-            obligations.extend(rule.obligations_on_fail)
-            failed.append(rule.id)
-            worst = max(worst, OUTCOME_ORDER[rule.outcome])
-        elif status == _NOT_EVALUABLE:
-            unevaluable.append(rule.id)
-            worst = max(worst, OUTCOME_ORDER["review"])
-        if status in (_FAIL, _NOT_EVALUABLE):
-            cited.update(dict.fromkeys(c.clause_id for c in rule.citations))
-    if obligations:
-        worst = max(worst, OUTCOME_ORDER["approve_with_conditions"])
+    rules = chosen.rules_for(stage)
+    outcome, obligations, flagged = conclude(rules, [_STATUS_NAMES[row[position[id(rule)]]] for rule in rules])
+    cited = dict.fromkeys(c.clause_id for rule, _status in flagged for c in rule.citations)
     return (
-        _OUTCOMES[worst],
+        outcome,
         chosen.id,
-        SEPARATOR.join(failed),
-        SEPARATOR.join(unevaluable),
+        SEPARATOR.join(rule.id for rule, status in flagged if status == "fail"),
+        SEPARATOR.join(rule.id for rule, status in flagged if status == "not_evaluable"),
         SEPARATOR.join(cited),
         format_obligations(obligations),
     )

@@ -143,8 +143,10 @@ def score_file(
 
 def _known_rows(source: Path | str, input_format: str | None) -> int | None:
     """The number of records when the file says so cheaply (Parquet); else unknown."""
+    from compliance.batch._io import _infer_format
+
     path = Path(source)
-    if input_format == "parquet" or (input_format is None and path.suffix.lower() == ".parquet"):
+    if (input_format or _infer_format(path)) == "parquet":
         import pyarrow.parquet as pq
 
         try:

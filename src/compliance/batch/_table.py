@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,8 +24,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from compliance._flat import FLAT_COLUMNS, leaf_types, unflatten
-from compliance.campaign import SHANGHAI, Campaign
+from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
+from compliance.campaign import SHANGHAI, Campaign, epoch_micros
 from compliance.errors import CampaignError
 
 __all__ = ["Column", "Table", "build_table"]
@@ -172,8 +172,11 @@ def check_columns(columns: Any, unknown_columns: str) -> list[str]:
     return [c for c in names if c in KINDS]
 
 
-def build_table(frame: pd.DataFrame, *, unknown_columns: str = "error") -> Table:
-    """Validate a frame of flat campaign rows into a :class:`Table`; unreadable rows get their error."""
+def build_table(
+    frame: pd.DataFrame, *, unknown_columns: str = "error", read_errors: Mapping[Any, str] | None = None
+) -> Table:
+    """Validate a frame of flat campaign rows into a :class:`Table`; unreadable rows get their error.
+    ``read_errors`` (by row label) are rows a reader could not read at all: not validated, kept unread."""
     if frame.columns.has_duplicates:
         raise ValueError(f"duplicate columns: {sorted(set(frame.columns[frame.columns.duplicated()]))}")
     present = check_columns(frame.columns, unknown_columns)
@@ -206,6 +209,12 @@ def build_table(frame: pd.DataFrame, *, unknown_columns: str = "error") -> Table
     raised = columns["raised_amount"]
     raised.null[:] = False  # ``raised_amount`` defaults to 0.00 (its values are 0 where not given)
     error = np.full(n, None, dtype=object)
+    if read_errors:
+        found = frame.index.get_indexer(pd.Index(list(read_errors)))
+        for i, reason in zip(found, read_errors.values(), strict=True):
+            if i >= 0:
+                _unreadable(columns, payout, error, int(i), reason)
+                suspect[i] = False
     for i in np.flatnonzero(suspect):
         _validate_row(frame, present, columns, payout, error, int(i))
     return Table(frame.index, columns, payout, error)
@@ -226,14 +235,9 @@ def _validate_row(
     try:
         campaign = Campaign.parse(unflatten(raw), row=_row_name(label))
     except CampaignError as problem:
-        error[i] = problem.one_line()
-        for column in columns.values():
-            column.null[i] = True
-        payout[i] = False
+        _unreadable(columns, payout, error, i, problem.one_line())
         return
     payout[i] = campaign.payout is not None
-    from compliance._flat import flatten
-
     for path, value in flatten(campaign).items():
         column = columns[path]
         column.null[i] = value is None
@@ -245,6 +249,14 @@ def _validate_row(
         column.values[i] = typed
     if not payout[i]:
         columns["payout.batched"].null[i] = True
+
+
+def _unreadable(columns: dict[str, Column], payout: np.ndarray, error: np.ndarray, i: int, reason: str) -> None:
+    """Row ``i`` could not be read: its reason, and no values (nothing of it is evaluated)."""
+    error[i] = reason
+    for column in columns.values():
+        column.null[i] = True
+    payout[i] = False
 
 
 def _row_name(label: Hashable) -> int | str:
@@ -271,7 +283,7 @@ def _from_python(kind: str, value: Any) -> Any:
     if kind == "money":
         return int(value.scaleb(2))
     if kind == "time":
-        return (value - _EPOCH) // timedelta(microseconds=1)
+        return epoch_micros(value)
     return value
 
 
@@ -324,7 +336,7 @@ def _convert(
 
 
 def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+    if text_dtype(series.dtype):
         text = series
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
@@ -454,7 +466,7 @@ def _text(
     series: pd.Series, null: np.ndarray, kind: str, allowed: tuple[str, ...] | None
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """(values, suspect); values None for a pandas string dtype, which the column keeps as it is."""
-    string_dtype = pd.api.types.is_string_dtype(series.dtype) and series.dtype != object
+    string_dtype = text_dtype(series.dtype)
     values: Any = None
     if string_dtype:
         is_str = ~null  # a string dtype holds text or missing values, nothing else
@@ -513,8 +525,13 @@ def _per_cell(series: pd.Series, null: np.ndarray, convert: Any, dtype: Any) -> 
     return values, bad
 
 
+def text_dtype(dtype: Any) -> bool:
+    """A pandas string dtype proper: text or missing values only (pandas counts ``object`` as one too)."""
+    return pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype)
+
+
 def _is_text(series: pd.Series) -> bool:
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+    if text_dtype(series.dtype):
         return True
     if series.dtype == object:
         sample = series.dropna()

@@ -22,31 +22,41 @@ batch path then evaluates that rule row by row with the single-campaign code, ne
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from rule_engine import ast
 
-from compliance.rules._compile import ALLOWED_BUILTINS, Unsupported
+from compliance.campaign import DISCLOSURE_ITEMS, epoch_micros
+from compliance.rules._compile import (
+    ALLOWED_BUILTINS,
+    Unsupported,
+    _children,
+    _contains,
+    _equal,
+    _get_item,
+    _iterable,
+    _not_equal,
+    _ordered,
+)
 
 __all__ = ["Columns", "Vec", "compile_vector", "truthy"]
 
 _INT64_MAX = 2**63 - 1
-_EPOCH_US = datetime(1970, 1, 1).toordinal()
 
 
-class Columns:
+class Columns(Protocol):
     """What a vector condition reads: ``get(path)`` gives a :class:`Vec` for a path such as
     ``payout.amount``, ``payout`` (an object: present or null), ``blacklist.initiator`` or ``risk.band``."""
 
     n: int
 
-    def get(self, path: str) -> Vec:  # pragma: no cover - implemented by the batch path
-        raise NotImplementedError
+    def get(self, path: str) -> Vec: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +113,6 @@ def _check(expression: Any) -> None:
         "FunctionCallExpression",
         "ComprehensionExpression",
     }
-    from compliance.rules._compile import _children
-
     name = type(expression).__name__
     if name not in known and not (isinstance(expression, ast.LiteralExpressionBase) and expression.is_reduced):
         raise Unsupported(name)
@@ -201,13 +209,9 @@ class _Eval:
     def _GetItemExpression(self, node: Any, env: dict[str, Any]) -> Node:
         container, item = self.run(node.container, env), self.run(node.item, env)
         if isinstance(container, Const) and isinstance(item, Const):
-            from compliance.rules._compile import _get_item
-
             return Const(_get_item(container.value, item.value, node.safe))
         if isinstance(container, Vec) and container.kind == "map" and isinstance(item, Const):
             key = item.value
-            from compliance.campaign import DISCLOSURE_ITEMS
-
             if isinstance(key, str) and key in DISCLOSURE_ITEMS:
                 return self.columns.get(f"disclosure.{key}")
             if node.safe:
@@ -227,8 +231,6 @@ class _Eval:
         iterable = self.run(node.iterable, env)
         if not isinstance(iterable, Const):
             raise Unsupported("comprehension over a value that is not a constant")
-        from compliance.rules._compile import _iterable
-
         members = []
         for value in _iterable(iterable.value):
             scope = {**env, node.variable: value}
@@ -247,8 +249,6 @@ class _Eval:
             raise Unsupported("function call")
         argument = self.run(node.arguments[0], env)
         if isinstance(argument, Const):
-            from compliance.rules._compile import _iterable
-
             return Const(function.value(_iterable(argument.value)))
         if not isinstance(argument, Items):
             raise Unsupported("any/all over a column")
@@ -274,8 +274,6 @@ class _Eval:
     def _ComparisonExpression(self, node: Any, env: dict[str, Any]) -> Node:
         left, right = self._pair(node, env)
         if isinstance(left, Const) and isinstance(right, Const):
-            from compliance.rules._compile import _equal, _not_equal
-
             return Const((_equal if node.type == "eq" else _not_equal)(left.value, right.value))
         equal, err = _equal_vec(left, right, self.n)
         values = equal if node.type == "eq" else ~equal
@@ -285,10 +283,6 @@ class _Eval:
         left, right = self._pair(node, env)
         op = node.type
         if isinstance(left, Const) and isinstance(right, Const):
-            import operator
-
-            from compliance.rules._compile import _ordered
-
             return Const(_ordered(getattr(operator, op), left.value, right.value))
         return _ordered_vec(op, left, right, self.n)
 
@@ -353,8 +347,6 @@ class _Eval:
         container, member = self.run(node.container, env), self.run(node.member, env)
         n = self.n
         if isinstance(container, Const) and isinstance(member, Const):
-            from compliance.rules._compile import _contains
-
             return Const(_contains(container.value, member.value))
         if isinstance(container, Const) and isinstance(member, Vec) and isinstance(container.value, tuple):
             options = container.value
@@ -413,22 +405,12 @@ def _as_vec(node: Vec | Const, n: int, like: Any = None) -> Vec:
             raise Unsupported("a number too large for a column")
         return Vec("num", np.full(n, scaled, np.int64), np.zeros(n, bool), scale=scale)
     if kind == "time":
-        return Vec("time", np.full(n, _micros(value), np.int64), np.zeros(n, bool))
+        return Vec("time", np.full(n, epoch_micros(value), np.int64), np.zeros(n, bool))
     if kind == "bool":
         return Vec("bool", np.full(n, value), np.zeros(n, bool))
     out = np.empty(n, dtype=object)
     out[:] = value
     return Vec("str", out, np.zeros(n, bool))
-
-
-def _micros(value: datetime) -> int:
-    if value.tzinfo is None:
-        from compliance.campaign import SHANGHAI
-
-        value = value.replace(tzinfo=SHANGHAI)
-    from datetime import UTC, timedelta
-
-    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _rescale(node: Vec, scale: int) -> Any:
@@ -497,7 +479,7 @@ def _equal_vec(left: Vec | Const, right: Vec | Const, n: int) -> tuple[np.ndarra
             return (left.values == value) & ~left.null, err
         if kind == "bool":
             return (left.values == value) & ~left.null, err
-        return (left.values == _micros(value)) & ~left.null, err
+        return (left.values == epoch_micros(value)) & ~left.null, err
     both_null = left.null & right.null
     if left.kind != right.kind:
         return both_null, err
@@ -530,8 +512,6 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
             x, y = a.values, b.values
             compared = {"ge": x >= y, "gt": x > y, "le": x <= y, "lt": x < y}[op]
         elif a.kind == "str":
-            import operator
-
             fn = getattr(operator, op)
             compared = np.fromiter(
                 (bool(fn(x, y)) if p else False for x, y, p in zip(a.values, b.values, present, strict=True)), bool, n
