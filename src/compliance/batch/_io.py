@@ -38,13 +38,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from os import PathLike
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal, get_origin
+from typing import IO, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from compliance._flat import FLAT_COLUMNS, leaf_types
+from compliance._flat import FLAT_COLUMNS
+from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
 from compliance.errors import ComplianceError, RuleProblem
 from compliance.rules._files import YamlDocument, read_yaml, validate
@@ -82,16 +83,17 @@ class MappingError(ComplianceError, ValueError):
 # -- the schema's columns, by type ------------------------------------------------------------------
 
 
-def _type_name(annotation: Any) -> str:
-    if get_origin(annotation) is tuple:
-        return "list"
-    if get_origin(annotation) is Literal:
-        return "choice"
-    names = {bool: "boolean", int: "integer", Decimal: "money", datetime: "datetime", str: "text"}
-    return names[annotation]
-
-
-COLUMN_TYPES: dict[str, str] = {column: _type_name(annotation) for column, annotation in leaf_types()}
+_TYPE_NAMES = {
+    "bool": "boolean",
+    "count": "integer",
+    "money": "money",
+    "time": "datetime",
+    "str": "text",
+    "hash": "text",
+    "literal": "choice",
+    "tuple": "list",
+}
+COLUMN_TYPES: dict[str, str] = {column: _TYPE_NAMES[kind] for column, (kind, _allowed) in KINDS.items()}
 """Every flat column's type as a mapping file names it: boolean, integer, money, datetime, text, choice
 (one of fixed codes, e.g. ``payout.payee``) or list."""
 
