@@ -8,7 +8,8 @@ are put in a DataFrame in several representations of the same values:
 - ``python``: the values as generated (Decimal, naive or offset datetimes, tuples), dtypes as pandas infers;
 - ``native``: pandas' own dtypes (float64 money, ``Int64``, ``boolean``, ``string``/``category``,
   datetime64 with a zone or naive, NaN/``pd.NA``/``NaT`` for missing);
-- ``text``: text as a CSV reader gives it (``"49999.99"``, ``"true"``, ``"2025-03-01 09:00"``; NaN missing);
+- ``text``: text as a CSV reader gives it (``"49999.99"``, ``"true"``, ``"2025-03-01 09:00"``; NaN missing),
+  in object columns or pandas' ``str`` dtype;
 - ``scalars``: numpy and pandas scalars in object columns (``np.int64``, ``np.float64``, ``np.bool_``,
   ``np.str_``, ``pd.Timestamp``, ``pd.NA``, ``NaT``), which rule-engine cannot take directly.
 
@@ -38,7 +39,7 @@ import compliance
 from compliance import Blacklist, CampaignError, Decision, RulesetNotFound
 from compliance._flat import FLAT_COLUMNS, flatten, unflatten
 from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, decision_for, evaluate_frame, format_obligations
-from compliance.batch._table import KINDS
+from compliance.batch._table import KINDS, _convert
 from compliance.campaign import SHANGHAI, Campaign
 from compliance.rules import Catalog
 from tests.strategies import LISTED_HASHES, ROW_HASHES, flat_rows
@@ -210,11 +211,13 @@ def _text(kind: str, value: Any, i: int) -> Any:
 
 
 def text_frame(rows: list[Row], index: pd.Index, style: int) -> pd.DataFrame:
-    """Text as a CSV reader gives it (empty cells NaN), in object columns."""
-    data = {
-        path: pd.Series([_text(kind, row[path], i + style) for i, row in enumerate(rows)], index=index, dtype=object)
-        for path, (kind, _allowed) in KINDS.items()
-    }
+    """Text as a CSV reader gives it (empty cells NaN): in object columns, or (odd styles) in pandas' ``str``
+    dtype as ``read_export`` and ``pandas.read_csv`` give it (list columns stay objects)."""
+    data = {}
+    for path, (kind, _allowed) in KINDS.items():
+        cells = [_text(kind, row[path], i + style) for i, row in enumerate(rows)]
+        text = style % 2 and kind != "tuple"
+        data[path] = pd.Series(cells, index=index, dtype="str" if text else object)
     return pd.DataFrame(data, index=index)
 
 
@@ -409,6 +412,33 @@ def test_bad_values_make_only_their_row_review_with_the_field_named(rows: list[R
 
 
 # -- 3. numpy and pandas scalars in object columns ---------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    fens=st.lists(
+        st.one_of(st.integers(0, 10**15 - 1), st.integers(0, 10**4), st.sampled_from([10**15 - 1, 5_000_000, 29, 57])),
+        min_size=1,
+        max_size=40,
+    ),
+    style=st.integers(0, 5),
+)
+def test_money_text_is_read_to_the_exact_fen_at_every_magnitude(fens: list[int], style: int) -> None:
+    """Up to 13 whole digits and 2 decimals, in any of the spellings a CSV holds, is exact to the fen."""
+    spellings = [
+        f"{fen // 100}.{fen % 100:02d}"
+        if (i + style) % 3 == 0
+        else f"{fen // 100}.{fen % 100:02d}".rstrip("0").rstrip(".")
+        if (i + style) % 3 == 1
+        else f"{fen // 100}"
+        if fen % 100 == 0
+        else f"{fen // 100}.{fen % 100:02d}"
+        for i, fen in enumerate(fens)
+    ]
+    series = pd.Series(spellings, dtype="str" if style % 2 else object, name="raised_amount")
+    values, null, suspect = _convert(series, "money", None)
+    assert not null.any() and not suspect.any()
+    assert values.tolist() == fens
 
 
 def test_numpy_and_pandas_scalars_in_object_columns() -> None:

@@ -57,7 +57,7 @@ def test_what_the_data_lacks_comes_from_the_mappings_stated_constants(frame: pd.
 
 
 def test_garbled_records_are_kept_as_they_are(frame: pd.DataFrame) -> None:
-    assert frame.loc[276, "campaign_id"] is None and frame.loc[277, "campaign_id"] == "41.3073102"
+    assert pd.isna(frame.loc[276, "campaign_id"]) and frame.loc[277, "campaign_id"] == "41.3073102"
     assert frame.loc[761, "campaign_id"] == "SEATTLE, WA"
 
 

@@ -98,7 +98,8 @@ def test_a_flat_utf8_csv_is_read_as_exact_text_with_empty_cells_null(tmp_path: P
     assert frame.index.tolist() == [1, 2] and frame.index.dtype == "int64"
     assert frame.loc[1, "target_amount"] == "49999.99"  # never through float
     assert frame.loc[1, "raised_amount"] == "1200.5"
-    assert frame.loc[2, "raised_amount"] is None and frame.loc[2, "disclosure.house"] is None
+    assert pd.isna(frame.loc[2, "raised_amount"]) and pd.isna(frame.loc[2, "disclosure.house"])
+    assert frame["target_amount"].dtype == "str"  # CSV text as pandas.read_csv gives it: missing is NaN
     assert frame.loc[1, "platform"] == "水滴筹"
 
 
@@ -441,6 +442,10 @@ def test_arguments_are_checked_before_reading(tmp_path: Path) -> None:
 # -- the sample export ------------------------------------------------------------------------------
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def test_the_sample_export_reads_back_the_generators_campaigns() -> None:
     chunks = list(read_export(EXAMPLES / "campaigns-export.csv", mapping=EXAMPLES / "export-mapping.yaml"))
     frame = pd.concat([c.frame for c in chunks])
@@ -448,7 +453,7 @@ def test_the_sample_export_reads_back_the_generators_campaigns() -> None:
     assert list(frame.columns) == list(FLAT_COLUMNS)
     expected = to_campaigns(generate(2_000, seed=2025))
     for (_record, row), want in zip(frame.iterrows(), expected, strict=True):
-        given = {column: value for column, value in row.items() if value is not None}
+        given = {column: value for column, value in row.items() if not _missing(value)}
         assert Campaign.parse(unflatten(given)) == Campaign.parse(want)
 
 

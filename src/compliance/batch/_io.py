@@ -590,7 +590,7 @@ _RELEASED = pd.DataFrame()
 
 @dataclass
 class _Records:
-    """One chunk's raw records: export columns (object, null for empty), their numbers, their read errors."""
+    """One chunk's raw records: export columns (text or objects, null for empty), their numbers, their read errors."""
 
     frame: pd.DataFrame
     errors: dict[int, str]
@@ -703,7 +703,10 @@ def _text_records(
         cells[readable] = [rows[i] for i in readable]
         cells[cells == ""] = None  # an empty cell is null
     rows.clear()
-    return _Records(pd.DataFrame(cells, columns=header, index=_index(numbers), dtype=object), errors)
+    # pandas' string dtype (Arrow-backed where pyarrow is installed): the column checks then run in C
+    frame = pd.DataFrame({j: pd.array(cells[:, j], dtype="str") for j in range(len(header))}, index=_index(numbers))
+    frame.columns = pd.Index(header, dtype=object)
+    return _Records(frame, errors)
 
 
 def _jsonl_records(path: Path, encoding: str, chunk_rows: int) -> Iterator[_Records]:

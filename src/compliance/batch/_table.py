@@ -366,13 +366,10 @@ def _money(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if _is_text(series):
         text = series.where(~null, "0").astype(str)
         ok = text.str.fullmatch(_MONEY_TEXT.pattern).to_numpy(bool)
-        parts = text.where(ok, "0").str.split(".", n=1, expand=True)
-        whole = parts[0].astype(np.int64).to_numpy()
-        if parts.shape[1] > 1:
-            cents = parts[1].fillna("").str.ljust(2, "0").replace("", "00").astype(np.int64).to_numpy()
-        else:
-            cents = np.zeros(len(text), np.int64)
-        return whole * 100 + cents, ~ok & ~null
+        # At most 15 significant digits (13 whole, 2 decimal): the nearest double, times 100, is within
+        # 0.2 fen of the exact amount in fen, so rounding it gives the exact number of fen.
+        yuan = text.where(ok, "0").astype("float64").to_numpy()
+        return np.rint(yuan * 100.0).astype(np.int64), ~ok & ~null
     return _per_cell(series, null, _money_cell, np.int64)
 
 
@@ -413,6 +410,12 @@ def _count_cell(value: Any) -> Any:
 def _bool(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=bool, na_value=False), np.zeros(len(series), bool)
+    if _is_text(series):  # each distinct spelling read once
+        codes, spellings = pd.factorize(series)
+        read = [_bool_cell(spelling) for spelling in spellings] + [False]  # the last one: null (code -1)
+        known = np.array([value is not _SUSPECT for value in read])
+        true = np.array([value is True for value in read])
+        return true[codes], ~known[codes] & ~null
     return _per_cell(series, null, _bool_cell, bool)
 
 
@@ -531,9 +534,7 @@ def text_dtype(dtype: Any) -> bool:
 
 
 def _is_text(series: pd.Series) -> bool:
+    """Text and missing values only, with at least one text value."""
     if text_dtype(series.dtype):
         return True
-    if series.dtype == object:
-        sample = series.dropna()
-        return bool(len(sample)) and all(type(v) is str for v in sample)
-    return False
+    return series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string"
