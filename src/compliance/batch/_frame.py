@@ -183,6 +183,7 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
     n = table.n
     scores = np.full(n, np.nan)
     bands = np.full(n, None, dtype=object)
+    band_codes = np.full(n, -1, np.int64)  # the band as an index into _BANDS, for the rules (see Vec.codes)
     reasons = np.full(n, "", dtype=object)
     readable = np.flatnonzero(ok)
     for start in range(0, len(readable), _RISK_BLOCK):  # in blocks: the feature matrices stay small
@@ -190,18 +191,25 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
         if not hasattr(scorer, "_ranked"):  # a model of another kind: one campaign at a time, as evaluate() does
             for i in rows:
                 risk = scorer.score_campaign(table.campaign(int(i)))
-                scores[i], bands[i] = risk.score, risk.band
+                scores[i], bands[i], band_codes[i] = risk.score, risk.band, list(_BANDS).index(risk.band)
                 reasons[i] = SEPARATOR.join(r.feature for r in risk.reasons)
             continue
         features = scorer._input_features(_risk_inputs(table, rows, scorer.reference_))
         score, band, order, picked = scorer._ranked(features, 3)
         scores[rows] = score
         bands[rows] = _BANDS[band]
+        band_codes[rows] = band
         names = np.asarray(scorer.feature_names_, dtype=object)
         none = np.array(None, dtype=object)
         tops = [np.where(np.isfinite(picked[:, k]), names[order[:, k]], none) for k in range(3)]
         reasons[rows] = _joined(tops)
-    return {"risk_score": scores, "risk_band": bands, "risk_reasons": reasons, "scored": ok.copy()}
+    return {
+        "risk_score": scores,
+        "risk_band": bands,
+        "band_codes": band_codes,
+        "risk_reasons": reasons,
+        "scored": ok.copy(),
+    }
 
 
 def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np.ndarray]:
@@ -321,9 +329,10 @@ class _Source(Columns):
             return Vec("bool", listed, unknown)
         if path == "risk.band":
             if self.risk is None:
-                return Vec("str", np.full(n, None, dtype=object), np.ones(n, bool))
+                return Vec("str", np.full(n, None, dtype=object), np.ones(n, bool), codes=np.full(n, -1), spellings={})
             bands = self.risk["risk_band"]
-            return Vec("str", bands, _unset(bands))
+            spellings = {band: code for code, band in enumerate(_BANDS)}
+            return Vec("str", bands, _unset(bands), codes=self.risk["band_codes"], spellings=spellings)
         if path == "risk.score":
             if self.risk is None:
                 return Vec("num", np.zeros(n, np.int64), np.ones(n, bool), scale=6)
@@ -334,6 +343,8 @@ class _Source(Columns):
         if column is None:
             raise Unsupported(f"no column {path}")
         kind = {"money": "num", "count": "num"}.get(column.kind, column.kind)
+        if column.codes is not None:
+            return Vec(kind, column.values, column.null, codes=column.codes, spellings=column.spellings)
         return Vec(kind, column.values, column.null, scale=2 if column.kind == "money" else 0)
 
     def _listed(self, role: str) -> tuple[np.ndarray, np.ndarray]:
@@ -414,24 +425,26 @@ def _rule_status(rule: Rule, source: _Source, stage: str, under: np.ndarray) -> 
 
 
 def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray) -> np.ndarray:
+    """Each row's status for one rule: written from the last step of a rule's evaluation back to the first,
+    so each earlier step overrides the rows it decides (as in ``Rule.status``, which stops there)."""
     n = source.n
     applies, fails = compiled
-    status = np.zeros(n, np.int8)
-    open_ = under.copy()
+    truth, err = truthy(fails(source), n)
+    status = np.where(truth, np.int8(_FAIL), np.int8(_PASS))
+    _set(status, err, _NOT_EVALUABLE)
+    for path in rule.requires:  # a field of a missing payout or risk score is null too
+        _set(status, source.get(path).null, _NOT_EVALUABLE)
     if applies is not None:
         truth, err = truthy(applies(source), n)
-        status[open_ & err] = _NOT_EVALUABLE
-        status[open_ & ~err & ~truth] = _NOT_APPLICABLE
-        open_ &= ~err & truth
-    for path in rule.requires:
-        missing = source.get(path).null  # a field of a missing payout or risk score is null too
-        status[open_ & missing] = _NOT_EVALUABLE
-        open_ &= ~missing
-    truth, err = truthy(fails(source), n)
-    status[open_ & err] = _NOT_EVALUABLE
-    status[open_ & ~err & truth] = _FAIL
-    status[open_ & ~err & ~truth] = _PASS
+        _set(status, ~truth, _NOT_APPLICABLE)
+        _set(status, err, _NOT_EVALUABLE)
+    _set(status, ~under, _NOT_RUN)
     return status
+
+
+def _set(status: np.ndarray, rows: np.ndarray, value: int) -> None:
+    if rows.any():
+        status[rows] = value
 
 
 # -- decisions, once per pattern of results -----------------------------------------------------------

@@ -28,7 +28,7 @@ from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
 from compliance.campaign import SHANGHAI, Campaign, epoch_micros
 from compliance.errors import CampaignError
 
-__all__ = ["Column", "Table", "build_table"]
+__all__ = ["Column", "Encoded", "Table", "build_table"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MONEY_TEXT = re.compile(r"^\d{1,13}(?:\.\d{1,2})?$")
@@ -71,24 +71,44 @@ class Column:
 
     A text column read from a pandas string dtype stays in that form until a rule or the risk model
     reads it: turning a million cells into Python strings costs time and memory that most columns
-    (campaign ids, free-text diagnoses) never need.
+    (campaign ids, free-text diagnoses) never need. A column of allowed values (a payee, a relation) is
+    kept dictionary-encoded: ``codes`` index ``spellings`` (-1: none), found by the same hashing pass
+    that checks the values are allowed, so a rule comparing it with a constant compares integers.
     """
 
-    __slots__ = ("_raw", "_values", "kind", "null")
+    __slots__ = ("_raw", "_values", "codes", "kind", "null", "spellings")
 
-    def __init__(self, kind: str, values: Any, null: np.ndarray, *, raw: Any = None) -> None:
+    def __init__(
+        self, kind: str, values: Any, null: np.ndarray, *, raw: Any = None, encoded: Encoded | None = None
+    ) -> None:
         self.kind = kind
         self.null = null
         self._values: np.ndarray | None = values
         self._raw = raw
+        self.codes: np.ndarray | None = None
+        self.spellings: dict[str, int] = {}
+        if encoded is not None:
+            self.codes, self.spellings = encoded.codes, encoded.spellings
 
     @property
     def values(self) -> np.ndarray:
         if self._values is None:
-            values = np.array(self._raw.to_numpy(dtype=object, na_value=None), dtype=object, copy=True)
+            if self.codes is not None:
+                table = np.array([*self.spellings, None], dtype=object)  # code -1: the last, None
+                values = table[self.codes]
+            else:
+                values = np.array(self._raw.to_numpy(dtype=object, na_value=None), dtype=object, copy=True)
             values[self.null] = None
             self._values, self._raw = values, None
         return self._values
+
+    def set(self, i: int, value: Any) -> None:
+        """Store row ``i``'s value (read by the schema)."""
+        if self.codes is not None:
+            self.codes[i] = self.spellings.setdefault(value, len(self.spellings)) if type(value) is str else -1
+            if self._values is None:
+                return
+        self.values[i] = value
 
     def isin(self, values: Any) -> np.ndarray:
         """Whether each row's value is one of ``values`` (False where null)."""
@@ -98,7 +118,20 @@ class Column:
 
     def at(self, i: int) -> Any:
         """The value in row ``i`` (without turning the whole column into Python values)."""
-        return self._values[i] if self._values is not None else self._raw[i]
+        if self._values is not None:
+            return self._values[i]
+        if self.codes is not None:
+            code = int(self.codes[i])
+            return None if code < 0 else list(self.spellings)[code]
+        return self._raw[i]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A text column as codes into its distinct text values (-1 where missing or not text)."""
+
+    codes: np.ndarray
+    spellings: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -187,6 +220,10 @@ def build_table(
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
             null = np.require(null, requirements="W")
+            if isinstance(values, Encoded):
+                columns[path] = Column("str", None, null, encoded=values)
+                suspect |= bad
+                continue
             if not isinstance(values, np.ndarray):  # text kept in its pandas form (see Column)
                 columns[path] = Column("str", None, null, raw=values)
                 suspect |= bad
@@ -246,7 +283,7 @@ def _validate_row(
         typed = _from_python(column.kind, value)
         if column.kind == "str" and type(column.at(i)) is str and column.at(i) == typed:
             continue  # text is read as it was given (and a column kept in its string form stays so)
-        column.values[i] = typed
+        column.set(i, typed)
     if not payout[i]:
         columns["payout.batched"].null[i] = True
 
@@ -304,8 +341,9 @@ def _empty(kind: str, n: int) -> np.ndarray:
 
 def _convert(
     series: pd.Series, kind: str, allowed: tuple[str, ...] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, null, suspect) for one column; suspect rows are left for the schema to read."""
+) -> tuple[np.ndarray | Encoded | Any, np.ndarray, np.ndarray]:
+    """(values, null, suspect) for one column; suspect rows are left for the schema to read. Values are an
+    array, :class:`Encoded` for allowed values, or text kept in its pandas form."""
     n = len(series)
     if kind == "tuple":
         return _tuples(series)
@@ -313,6 +351,8 @@ def _convert(
     if kind == "hash":  # kept as given (no Python string per cell): only looked up in the blacklist
         kept: Any = series.array
         return kept, null, _hash_suspects(series, null)
+    if kind == "literal" and allowed is not None:
+        return _literal(series, null, allowed)
     if kind == "money":
         values, bad = _money(series, null)
     elif kind == "count":
@@ -480,12 +520,22 @@ def _text(
         else:
             is_str = np.fromiter((type(v) is str for v in values), bool, len(values))
     ok = is_str.copy()
-    if kind == "literal" and allowed is not None:
-        ok &= series.isin(allowed).to_numpy(bool)
-    elif kind == "str" and series.name in ("campaign_id", "platform"):
+    if kind == "str" and series.name in ("campaign_id", "platform"):
         text = series if string_dtype else series.where(is_str, "").astype(str)
         ok &= text.str.len().fillna(0).to_numpy() > 0
     return values, ~ok & ~null
+
+
+def _literal(series: pd.Series, null: np.ndarray, allowed: tuple[str, ...]) -> tuple[Encoded, np.ndarray, np.ndarray]:
+    """A column of allowed values, dictionary-encoded; a value that is not one of them is suspect."""
+    codes, found = pd.factorize(series)  # one hashing pass: -1 where missing
+    spellings: dict[str, int] = {}
+    recode = np.full(len(found) + 1, -1, np.int64)  # the last entry: code -1 stays -1
+    for code, value in enumerate(found):
+        if type(value) is str and value in allowed:
+            recode[code] = spellings.setdefault(value, len(spellings))
+    codes = recode[codes]
+    return Encoded(codes, spellings), null, (codes < 0) & ~null
 
 
 def _tuples(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ batch path then evaluates that rule row by row with the single-campaign code, ne
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from collections.abc import Callable
@@ -62,7 +63,8 @@ class Columns(Protocol):
 @dataclass(frozen=True, slots=True)
 class Vec:
     """A value per row. ``kind``: bool, num (int64 scaled by 10**-scale), str, time (µs UTC), tuple, obj
-    (a nested object: ``path`` names it), map (``disclosure_answers``). ``null`` and ``err`` are masks."""
+    (a nested object: ``path`` names it), map (``disclosure_answers``). ``null`` and ``err`` are masks.
+    Only a value read unchanged from a column keeps its ``codes``; any operation builds a Vec without."""
 
     kind: str
     values: Any
@@ -70,6 +72,9 @@ class Vec:
     err: np.ndarray | None = None
     scale: int = 0
     path: str | None = None
+    codes: np.ndarray | None = None
+    """For text read from a dictionary-encoded column: each row's index into ``spellings`` (-1: none)."""
+    spellings: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +209,7 @@ class _Eval:
             return _with_err(child, obj.err)
         null = child.null | obj.null
         err = obj.err if node.safe else _or(obj.err, obj.null)
-        return Vec(child.kind, child.values, null, _or(child.err, err), child.scale, child.path)
+        return dataclasses.replace(child, null=null, err=_or(child.err, err))
 
     def _GetItemExpression(self, node: Any, env: dict[str, Any]) -> Node:
         container, item = self.run(node.container, env), self.run(node.item, env)
@@ -351,10 +356,7 @@ class _Eval:
         if isinstance(container, Const) and isinstance(member, Vec) and isinstance(container.value, tuple):
             options = container.value
             if member.kind == "str" and all(isinstance(o, str) or o is None for o in options):
-                found = np.zeros(n, bool)
-                for option in dict.fromkeys(o for o in options if isinstance(o, str)):
-                    found |= member.values == option  # elementwise on text; null rows are None
-                found &= ~member.null
+                found = _text_in(member, [o for o in options if isinstance(o, str)])
                 if None in options:
                     found |= member.null
                 return Vec("bool", found, np.zeros(n, bool), member.err)
@@ -369,10 +371,25 @@ class _Eval:
 # -- comparisons ------------------------------------------------------------------------------------
 
 
+def _text_in(text: Vec, options: list[str]) -> np.ndarray:
+    """Rows whose text is one of ``options`` (False where null): integer comparisons on a dictionary-
+    encoded column, else elementwise on the Python strings."""
+    found = np.zeros(len(text.null), bool)
+    for option in dict.fromkeys(options):
+        if text.codes is not None and text.spellings is not None:
+            code = text.spellings.get(option)
+            if code is not None:
+                found |= text.codes == code
+        else:
+            found |= text.values == option  # null rows hold None
+    found &= ~text.null
+    return found
+
+
 def _with_err(node: Vec, err: np.ndarray | None) -> Vec:
     if err is None:
         return node
-    return Vec(node.kind, node.values, node.null, _or(node.err, err), node.scale, node.path)
+    return dataclasses.replace(node, err=_or(node.err, err))
 
 
 def _const_kind(value: Any) -> str:
@@ -476,7 +493,7 @@ def _equal_vec(left: Vec | Const, right: Vec | Const, n: int) -> tuple[np.ndarra
         if kind == "num":
             return _compare_const(left, value, "eq") & ~left.null, err
         if kind == "str":
-            return (left.values == value) & ~left.null, err
+            return _text_in(left, [value]), err
         if kind == "bool":
             return (left.values == value) & ~left.null, err
         return (left.values == epoch_micros(value)) & ~left.null, err
