@@ -39,7 +39,7 @@ import compliance
 from compliance import Blacklist, CampaignError, Decision, RulesetNotFound
 from compliance._flat import FLAT_COLUMNS, flatten, unflatten
 from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, decision_for, evaluate_frame, format_obligations
-from compliance.batch._table import KINDS, _convert
+from compliance.batch._table import KINDS, _convert, text_dtype
 from compliance.campaign import SHANGHAI, Campaign
 from compliance.rules import Catalog
 from tests.strategies import LISTED_HASHES, ROW_HASHES, flat_rows
@@ -374,7 +374,10 @@ BAD_VALUES: list[tuple[str, Any, str | None, bool]] = [
 
 
 def _inject(frame: pd.DataFrame, position: int, column: str, value: Any) -> None:
-    if not (isinstance(value, float) and frame[column].dtype == np.float64):
+    """Put ``value`` in one cell, keeping the column's dtype where it can hold the value (float, text)."""
+    dtype = frame[column].dtype
+    keeps = (isinstance(value, float) and dtype == np.float64) or (isinstance(value, str) and text_dtype(dtype))
+    if not keeps:
         frame[column] = frame[column].astype(object)
     frame.iat[position, frame.columns.get_loc(column)] = value
 
@@ -392,7 +395,7 @@ def test_bad_values_make_only_their_row_review_with_the_field_named(rows: list[R
         row["target_amount"] = row["target_amount"] or Decimal("1000.00")
         if payout or any(row[c] is not None for c in FLAT_COLUMNS if c.startswith("payout.")):
             row.update({c: row[c] or v for c, v in PAYOUT.items()})
-    frame = REPRESENTATIONS[name](rows, index, 0)
+    frame = REPRESENTATIONS[name](rows, index, data.draw(st.integers(0, 3), label="style"))
     for position, (column, value, _secret, _payout) in bad.items():
         _inject(frame, position, column, value)
         rows[position] = {**rows[position], column: value}
@@ -654,3 +657,55 @@ def test_a_missing_cell_is_not_given_whichever_way_its_row_is_read(missing: str,
     assert got == expected
     for label in (0, 1):
         assert decision_for(frame, label, **options) == compliance.evaluate(campaigns[label], **options)
+
+
+# -- identity hashes and allowed values, in every text dtype ------------------------------------------------
+
+NOT_HASHES = [
+    ROW_HASHES[0][:-1],  # 63 hex digits
+    ROW_HASHES[0] + "a",  # 65
+    ROW_HASHES[0].upper(),
+    ROW_HASHES[0][:-1] + "g",
+    ROW_HASHES[0][:-1] + "\n",
+    ROW_HASHES[0][:-1] + "é",
+    "",
+]
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string"])
+def test_only_64_lowercase_hex_digits_are_read_as_a_hash(dtype: Any) -> None:
+    """Each malformed hash sends its row to review naming the field (never the value); a good one is
+    looked up in the blacklist, whatever the column's text dtype."""
+    listed = sorted(LISTED_HASHES)[0]
+    hashes = [listed, ROW_HASHES[1], *NOT_HASHES]
+    frame = pd.DataFrame([BASE] * len(hashes), dtype=object)
+    frame["initiator.id_number_hash"] = pd.Series(hashes, dtype=dtype)
+    out = evaluate_frame(frame, stage="publish", blacklist=BLACKLIST, model=None)
+    options = {"stage": "publish", "blacklist": BLACKLIST, "model": None}
+    expected = [single(BASE | {"initiator.id_number_hash": h}, **options) for h in hashes]
+    assert isinstance(expected[0], Decision)
+    assert "cv2.blacklist.initiator" in out["failed_rules"].iat[0].split(";")  # the listed hash is found
+    for i, reference in enumerate(expected[2:], start=2):
+        assert isinstance(reference, CampaignError), hashes[i]
+        assert out["outcome"].iat[i] == "review" and "initiator.id_number_hash" in out["error"].iat[i]
+        assert not hashes[i] or hashes[i][:12] not in out["error"].iat[i]
+    problems = mismatches(out, expected, [BASE | {"initiator.id_number_hash": h} for h in hashes], str(dtype))
+    assert not problems, "\n".join(problems[:3])
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string", "category"])
+def test_allowed_values_are_compared_as_given_in_every_text_dtype(dtype: Any) -> None:
+    """Payees (dictionary-encoded columns) in each text dtype, with a spelling that is not allowed, a
+    numpy string and a missing payee: every row as evaluate() decides it."""
+    payees: list[Any] = ["patient", "hospital_account", "close_relative", "other", "Patient", None, "patient"]
+    if dtype is object:
+        payees[-1] = np.str_("patient")  # read by the schema, then compared like the others
+    rows = [BASE | PAID | {"raised_amount": "400000.00", "payout.payee": p} for p in payees]
+    frame = pd.DataFrame(rows, dtype=object)
+    frame["payout.payee"] = pd.Series(payees, dtype=dtype)
+    out = evaluate_frame(frame, stage="payout", blacklist=BLACKLIST, model=None)
+    plain = [row | {"payout.payee": None if p is None else str(p)} for row, p in zip(rows, payees, strict=True)]
+    expected = [single(row, stage="payout", blacklist=BLACKLIST, model=None) for row in plain]
+    problems = mismatches(out, expected, plain, str(dtype))
+    assert not problems, "\n".join(problems[:3])
+    assert out["outcome"].iat[4] == "review" and "payout.payee" in out["error"].iat[4]

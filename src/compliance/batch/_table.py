@@ -376,12 +376,14 @@ def _convert(
 
 
 def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
-    if text_dtype(series.dtype):
-        text = series
+    """Rows whose value is not 64 lowercase hex digits (a keyed hash as Blacklist.hash_id_number gives)."""
+    if text_dtype(series.dtype):  # 64 characters, all hex: a length and a strip, both in C for Arrow text
+        length = series.str.len().eq(64).to_numpy(bool, na_value=False)
+        ok: np.ndarray = length & series.str.lstrip("0123456789abcdef").eq("").to_numpy(bool, na_value=False)
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
         text = series.where(is_str, "").astype(str)
-    ok: np.ndarray = text.str.fullmatch(r"[0-9a-f]{64}").fillna(False).to_numpy(bool)
+        ok = text.str.fullmatch(r"[0-9a-f]{64}").fillna(False).to_numpy(bool)
     suspect: np.ndarray = ~ok & ~null
     return suspect
 
