@@ -199,10 +199,7 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
         scores[rows] = score
         bands[rows] = _BANDS[band]
         band_codes[rows] = band
-        names = np.asarray(scorer.feature_names_, dtype=object)
-        none = np.array(None, dtype=object)
-        tops = [np.where(np.isfinite(picked[:, k]), names[order[:, k]], none) for k in range(3)]
-        reasons[rows] = _joined(tops)
+        reasons[rows] = _reason_texts(order, picked, scorer.feature_names_)
     return {
         "risk_score": scores,
         "risk_band": bands,
@@ -284,16 +281,19 @@ def _unset(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def _joined(columns: list[np.ndarray]) -> np.ndarray:
-    """Each row's texts (None skipped) joined with ``;``: worked out once per distinct combination."""
-    key = np.zeros(len(columns[0]), np.int64)
-    for column in columns:
-        codes, uniques = pd.factorize(column)  # missing → -1
-        key = pd.factorize(key * (len(uniques) + 1) + codes + 1)[0].astype(np.int64)
-    first = np.unique(key, return_index=True)[1]
-    picked = [column[first] for column in columns]
-    texts = [SEPARATOR.join(v for v in values if isinstance(v, str)) for values in zip(*picked, strict=True)]
-    return np.asarray(texts, dtype=object)[key]
+def _reason_texts(order: np.ndarray, picked: np.ndarray, names: list[str]) -> np.ndarray:
+    """Each row's top reasons (feature names; a reason with no contribution is left out) joined with ``;``,
+    worked out once per distinct combination: the combination is one integer, the features' positions in
+    base ``len(names) + 1`` (0: none)."""
+    key = np.zeros(len(order), np.int64)
+    for k in range(order.shape[1]):
+        key = key * (len(names) + 1) + np.where(np.isfinite(picked[:, k]), order[:, k] + 1, 0)
+    _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    labels = np.asarray([*names, ""], dtype=object)  # position -1: no reason
+    tops = np.where(np.isfinite(picked[first]), order[first], -1)
+    columns = [labels[tops[:, k]].tolist() for k in range(tops.shape[1])]
+    texts = [SEPARATOR.join(filter(None, reasons)) for reasons in zip(*columns, strict=True)]
+    return np.asarray(texts, dtype=object)[inverse]
 
 
 # -- the values rules read ----------------------------------------------------------------------------

@@ -703,8 +703,9 @@ def _text_records(
         cells[readable] = [rows[i] for i in readable]
         cells[cells == ""] = None  # an empty cell is null
     rows.clear()
-    # pandas' string dtype (Arrow-backed where pyarrow is installed): the column checks then run in C
-    frame = pd.DataFrame({j: pd.array(cells[:, j], dtype="str") for j in range(len(header))}, index=_index(numbers))
+    # pandas' Arrow-backed string dtype: the column checks then run in C
+    text = pd.StringDtype("pyarrow")
+    frame = pd.DataFrame({j: pd.array(cells[:, j], dtype=text) for j in range(len(header))}, index=_index(numbers))
     frame.columns = pd.Index(header, dtype=object)
     return _Records(frame, errors)
 

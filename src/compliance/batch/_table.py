@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +23,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
 from compliance.campaign import SHANGHAI, Campaign, epoch_micros
@@ -110,11 +112,17 @@ class Column:
                 return
         self.values[i] = value
 
-    def isin(self, values: Any) -> np.ndarray:
+    def isin(self, values: Collection[str]) -> np.ndarray:
         """Whether each row's value is one of ``values`` (False where null)."""
-        column = pd.Series(self._raw if self._values is None else self._values)
-        found: np.ndarray = column.isin(values).to_numpy(bool, na_value=False) & ~self.null
-        return found
+        found: np.ndarray
+        if self._values is None and getattr(self._raw.dtype, "storage", None) == "pyarrow":
+            text = pa.array(self._raw)  # Arrow's own set lookup: pandas' isin converts its result per cell
+            found = pc.is_in(text, value_set=pa.array(list(values), text.type)).to_numpy(zero_copy_only=False)
+        else:
+            column = pd.Series(self._raw if self._values is None else self._values)
+            found = column.isin(values).to_numpy(bool, na_value=False)
+        listed: np.ndarray = found & ~self.null
+        return listed
 
     def at(self, i: int) -> Any:
         """The value in row ``i`` (without turning the whole column into Python values)."""
