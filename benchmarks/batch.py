@@ -69,18 +69,19 @@ def blacklist_for(frame: pd.DataFrame) -> Blacklist:
 
 
 def prepared(table: Table, blacklist: Blacklist) -> Any:
-    """The values rules read, with the blacklist already looked up: the same work done beforehand as for
-    the rule-engine baseline, whose facts carry their blacklist match."""
+    """The values rules read, with the blacklist already looked up and the unreadable rows known: the same
+    work done beforehand as for the rule-engine baseline, whose facts carry their blacklist match."""
     source = _frame._Source(table, blacklist, None, STAGE)
     for role in ("initiator", "patient", "payee"):
         source.get(f"blacklist.{role}")
+    source.under = table.ok  # type: ignore[attr-defined]  # the rows that were read
     return source
 
 
 def vector_statuses(source: Any) -> np.ndarray:
     """Every rule's status by the compiled column code (risk read as absent, as with model=None)."""
     rules = Catalog.default().get(RULESET).rules_for(STAGE)
-    under = source.table.ok
+    under = source.under
     return np.column_stack([_frame._vector_status(r, _frame._vector(r, STAGE), source, under) for r in rules])
 
 
@@ -109,8 +110,13 @@ def numpy_statuses(source: Any) -> np.ndarray:
     bl_initiator, u_initiator = listed("initiator")
     bl_patient, u_patient = listed("patient")
     bl_payee, u_payee = listed("payee")
-    payee = c["payout.payee"].values
-    relative_or_other = payout & ((payee == "close_relative") | (payee == "other"))
+    payee_column = c["payout.payee"]  # dictionary-encoded, as the compiled rules read it: compare codes
+
+    def payee_is(text: str) -> np.ndarray:
+        assert payee_column.codes is not None
+        return payee_column.codes == payee_column.spellings.get(text, -2)  # type: ignore[no-any-return]
+
+    relative_or_other = payout & (payee_is("close_relative") | payee_is("other"))
     raised = c["raised_amount"].values
     incomplete = np.zeros(n, bool)
     for item in DISCLOSURE_ITEMS:
@@ -126,8 +132,8 @@ def numpy_statuses(source: Any) -> np.ndarray:
         & c["documents.plan_published"].values
         & ~c["documents.plan_published"].null
     )
-    route_fail = ~((payee == "hospital_account") | plan)
-    permitted = (payee == "patient") | (payee == "close_relative") | (payee == "hospital_account")
+    route_fail = ~(payee_is("hospital_account") | plan)
+    permitted = payee_is("patient") | payee_is("close_relative") | payee_is("hospital_account")
     f_initiator, u_real_i = not_true("initiator.real_name_verified")
     f_patient, u_real_p = not_true("patient.real_name_verified")
     return np.column_stack(

@@ -549,6 +549,23 @@ rules:
     effect: {{outcome: review}}
     cites: [convention-2.0/request-cap]
     message: {{zh: 且。, en: And.}}
+  # compiled for columns: $any / $all over a list with a member that raises (the list is built first)
+  - id: tp-{tag}.any-with-errors
+    title: {{zh: 任一, en: Any}}
+    stages: [publish, payout]
+    severity: low
+    fails_when: '$any([raised_amount >= params.margin, disclosure_answers[params.no_such_item] == true])'
+    effect: {{outcome: review}}
+    cites: [convention-2.0/request-cap]
+    message: {{zh: 任一。, en: Any.}}
+  - id: tp-{tag}.all-with-errors
+    title: {{zh: 全部, en: All}}
+    stages: [publish, payout]
+    severity: low
+    fails_when: '$all([disclosure_answers[params.no_such_item] == true, raised_amount >= params.margin])'
+    effect: {{outcome: review}}
+    cites: [convention-2.0/request-cap]
+    message: {{zh: 全部。, en: All.}}
 """
 
 

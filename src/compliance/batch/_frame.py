@@ -442,8 +442,8 @@ def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray
     return status
 
 
-def _set(status: np.ndarray, rows: np.ndarray, value: int) -> None:
-    if rows.any():
+def _set(status: np.ndarray, rows: np.ndarray | None, value: int) -> None:
+    if rows is not None and rows.any():
         status[rows] = value
 
 

@@ -129,13 +129,14 @@ def _check(expression: Any) -> None:
         _check(child)
 
 
-def truthy(node: Node, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(truth, err) per row, by Python truthiness as rule-engine's ``and``/``or``/``not`` use it."""
+def truthy(node: Node, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(truth, err) per row, by Python truthiness as rule-engine's ``and``/``or``/``not`` use it; ``err``
+    is None where no row has an error."""
     if isinstance(node, Const):
-        return np.full(n, bool(node.value)), np.zeros(n, bool)
+        return np.full(n, bool(node.value)), None
     if isinstance(node, Items):
         raise Unsupported("truth of a list built per row")
-    err = _err(node, n)
+    err = node.err
     kind, values, null = node.kind, node.values, node.null
     if kind == "bool":
         truth = values & ~null
@@ -146,10 +147,6 @@ def truthy(node: Node, n: int) -> tuple[np.ndarray, np.ndarray]:
     else:  # objects, times and mappings are always true when present
         truth = ~null
     return truth, err
-
-
-def _err(node: Vec, n: int) -> np.ndarray:
-    return np.zeros(n, bool) if node.err is None else node.err
 
 
 def _or(*masks: np.ndarray | None) -> np.ndarray | None:
@@ -260,14 +257,18 @@ class _Eval:
         n = self.n
         wanted_any = function.value is any
         result = np.zeros(n, bool) if wanted_any else np.ones(n, bool)
-        err = np.zeros(n, bool)
+        err: np.ndarray | None = None
         for condition, member in argument.members:
-            if condition is None:
-                included, cond_err = np.ones(n, bool), np.zeros(n, bool)
-            else:
-                included, cond_err = truthy(condition, n)
             truth, member_err = truthy(member, n)
-            err |= cond_err | (included & member_err)
+            if condition is None:  # every row includes the member
+                err = _or(err, member_err)
+                if wanted_any:
+                    result |= truth
+                else:
+                    result &= truth
+                continue
+            included, cond_err = truthy(condition, n)
+            err = _or(err, cond_err, None if member_err is None else included & member_err)
             if wanted_any:
                 result |= included & truth
             else:
@@ -302,10 +303,12 @@ class _Eval:
         n = self.n
         truth_l, err_l = truthy(left, n)
         truth_r, err_r = truthy(right, n)
-        if node.type == "and":
-            return Vec("bool", truth_l & truth_r, np.zeros(n, bool), err_l | (truth_l & err_r))
+        if node.type == "and":  # the right side's errors count only where it is evaluated
+            err = _or(err_l, None if err_r is None else truth_l & err_r)
+            return Vec("bool", truth_l & truth_r, np.zeros(n, bool), err)
         if node.type == "or":
-            return Vec("bool", truth_l | truth_r, np.zeros(n, bool), err_l | (~truth_l & err_r))
+            err = _or(err_l, None if err_r is None else ~truth_l & err_r)
+            return Vec("bool", truth_l | truth_r, np.zeros(n, bool), err)
         raise Unsupported(node.type)
 
     def _UnaryExpression(self, node: Any, env: dict[str, Any]) -> Node:
