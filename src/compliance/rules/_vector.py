@@ -22,6 +22,7 @@ batch path then evaluates that rule row by row with the single-campaign code, ne
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import operator
 from collections.abc import Callable
@@ -139,7 +140,7 @@ def truthy(node: Node, n: int) -> tuple[np.ndarray, np.ndarray | None]:
     err = node.err
     kind, values, null = node.kind, node.values, node.null
     if kind == "bool":
-        truth = values & ~null
+        truth = values if null is _never(n) else values & ~null
     elif kind == "num":
         truth = (values != 0) & ~null
     elif kind in ("str", "tuple"):
@@ -147,6 +148,14 @@ def truthy(node: Node, n: int) -> tuple[np.ndarray, np.ndarray | None]:
     else:  # objects, times and mappings are always true when present
         truth = ~null
     return truth, err
+
+
+@functools.lru_cache(maxsize=8)
+def _never(n: int) -> np.ndarray:
+    """The mask of no row, shared (read-only) by every value that cannot be null."""
+    mask = np.zeros(n, bool)
+    mask.flags.writeable = False
+    return mask
 
 
 def _or(*masks: np.ndarray | None) -> np.ndarray | None:
@@ -188,7 +197,7 @@ class _Eval:
         if name == "stage":
             return Const(self.stage)
         if name == "disclosure_answers":
-            return Vec("map", None, np.zeros(self.n, bool), path="disclosure")
+            return Vec("map", None, _never(self.n), path="disclosure")
         return self.columns.get(name)
 
     def _GetAttributeExpression(self, node: Any, env: dict[str, Any]) -> Node:
@@ -273,7 +282,7 @@ class _Eval:
                 result |= included & truth
             else:
                 result &= ~included | truth
-        return Vec("bool", result, np.zeros(n, bool), err)
+        return Vec("bool", result, _never(n), err)
 
     # -- operators -----------------------------------------------------------------------------------
 
@@ -283,7 +292,7 @@ class _Eval:
             return Const((_equal if node.type == "eq" else _not_equal)(left.value, right.value))
         equal, err = _equal_vec(left, right, self.n)
         values = equal if node.type == "eq" else ~equal
-        return Vec("bool", values, np.zeros(self.n, bool), err)
+        return Vec("bool", values, _never(self.n), err)
 
     def _ArithmeticComparisonExpression(self, node: Any, env: dict[str, Any]) -> Node:
         left, right = self._pair(node, env)
@@ -305,10 +314,10 @@ class _Eval:
         truth_r, err_r = truthy(right, n)
         if node.type == "and":  # the right side's errors count only where it is evaluated
             err = _or(err_l, None if err_r is None else truth_l & err_r)
-            return Vec("bool", truth_l & truth_r, np.zeros(n, bool), err)
+            return Vec("bool", truth_l & truth_r, _never(n), err)
         if node.type == "or":
             err = _or(err_l, None if err_r is None else ~truth_l & err_r)
-            return Vec("bool", truth_l | truth_r, np.zeros(n, bool), err)
+            return Vec("bool", truth_l | truth_r, _never(n), err)
         raise Unsupported(node.type)
 
     def _UnaryExpression(self, node: Any, env: dict[str, Any]) -> Node:
@@ -316,7 +325,7 @@ class _Eval:
         if isinstance(operand, Const):
             return Const(not operand.value)
         truth, err = truthy(operand, self.n)
-        return Vec("bool", ~truth, np.zeros(self.n, bool), err)
+        return Vec("bool", ~truth, _never(self.n), err)
 
     def _CoalesceExpression(self, node: Any, env: dict[str, Any]) -> Node:
         left, right = self.run(node.left, env), self.run(node.right, env)
@@ -362,12 +371,12 @@ class _Eval:
                 found = _text_in(member, [o for o in options if isinstance(o, str)])
                 if None in options:
                     found |= member.null
-                return Vec("bool", found, np.zeros(n, bool), member.err)
+                return Vec("bool", found, _never(n), member.err)
             if member.kind == "num" and all(isinstance(o, Decimal) for o in options):
                 found = np.zeros(n, bool)
                 for option in options:
                     found |= _compare_const(member, option, "eq") & ~member.null
-                return Vec("bool", found, np.zeros(n, bool), member.err)
+                return Vec("bool", found, _never(n), member.err)
         raise Unsupported("membership test")
 
 
@@ -423,14 +432,14 @@ def _as_vec(node: Vec | Const, n: int, like: Any = None) -> Vec:
         scaled = int(value.scaleb(scale))
         if abs(scaled) > _INT64_MAX:
             raise Unsupported("a number too large for a column")
-        return Vec("num", np.full(n, scaled, np.int64), np.zeros(n, bool), scale=scale)
+        return Vec("num", np.full(n, scaled, np.int64), _never(n), scale=scale)
     if kind == "time":
-        return Vec("time", np.full(n, epoch_micros(value), np.int64), np.zeros(n, bool))
+        return Vec("time", np.full(n, epoch_micros(value), np.int64), _never(n))
     if kind == "bool":
-        return Vec("bool", np.full(n, value), np.zeros(n, bool))
+        return Vec("bool", np.full(n, value), _never(n))
     out = np.empty(n, dtype=object)
     out[:] = value
-    return Vec("str", out, np.zeros(n, bool))
+    return Vec("str", out, _never(n))
 
 
 def _rescale(node: Vec, scale: int) -> Any:
@@ -539,4 +548,4 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
         else:
             raise Unsupported(f"ordering of {a.kind} values")
         result = result | (present & compared)
-    return Vec("bool", result, np.zeros(n, bool), _or(err, one_null, mismatch))
+    return Vec("bool", result, _never(n), _or(err, one_null, mismatch))
