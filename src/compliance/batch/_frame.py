@@ -49,6 +49,7 @@ _NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
 _STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
 _STATUS_NAMES = {code: name for name, code in _STATUS.items()}
 _BANDS = np.asarray(("low", "elevated", "high"), dtype=object)
+_BAND_CODES = {band: code for code, band in enumerate(_BANDS)}  # a band's code, as rules compare it
 _RISK_BLOCK = 65_536
 """Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""
 _OBJECTS = ("initiator", "patient", "disclosure", "documents", "medical", "activity", "blacklist")
@@ -191,7 +192,7 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
         if not hasattr(scorer, "_ranked"):  # a model of another kind: one campaign at a time, as evaluate() does
             for i in rows:
                 risk = scorer.score_campaign(table.campaign(int(i)))
-                scores[i], bands[i], band_codes[i] = risk.score, risk.band, list(_BANDS).index(risk.band)
+                scores[i], bands[i], band_codes[i] = risk.score, risk.band, _BAND_CODES[risk.band]
                 reasons[i] = SEPARATOR.join(r.feature for r in risk.reasons)
             continue
         features = scorer._input_features(_risk_inputs(table, rows, scorer.reference_))
@@ -331,8 +332,7 @@ class _Source(Columns):
             if self.risk is None:
                 return Vec("str", np.full(n, None, dtype=object), np.ones(n, bool), codes=np.full(n, -1), spellings={})
             bands = self.risk["risk_band"]
-            spellings = {band: code for code, band in enumerate(_BANDS)}
-            return Vec("str", bands, _unset(bands), codes=self.risk["band_codes"], spellings=spellings)
+            return Vec("str", bands, _unset(bands), codes=self.risk["band_codes"], spellings=_BAND_CODES)
         if path == "risk.score":
             if self.risk is None:
                 return Vec("num", np.zeros(n, np.int64), np.ones(n, bool), scale=6)
