@@ -21,6 +21,8 @@ value as *not given*: the row's key is left out of the campaign, as a platform w
 
 from __future__ import annotations
 
+import json
+import types
 import uuid
 import warnings
 from collections.abc import Callable
@@ -38,10 +40,11 @@ from hypothesis import strategies as st
 import compliance
 from compliance import Blacklist, CampaignError, Decision, RulesetNotFound
 from compliance._flat import FLAT_COLUMNS, flatten, unflatten
-from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, decision_for, evaluate_frame, format_obligations
+from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, _frame, decision_for, evaluate_frame, format_obligations
 from compliance.batch._table import KINDS, _convert, text_dtype
 from compliance.campaign import SHANGHAI, Campaign
 from compliance.rules import Catalog
+from compliance.rules._schema import Facts
 from tests.strategies import LISTED_HASHES, ROW_HASHES, flat_rows
 
 KEY = "a test platform key, 16+ bytes"
@@ -642,6 +645,102 @@ def test_fallback_rules_agree_on_generated_campaigns(
             assert sum(rule_id in str(warning.message) for rule_id in fallback) == 1
         problems = mismatches(out, expected, rows, f"{name} {stage}")
         assert not problems, "\n".join(problems[:3])
+
+
+# -- 5. conditions the shipped rules do not use, compiled for columns --------------------------------------
+
+VECTOR_RULES = [  # (condition, requires): each must be compiled for columns (checked) and agree with evaluate()
+    ('created_at >= d"2024-09-05 00:00:00+08:00"', []),  # a time against a constant
+    ('d"2024-09-05 00:00:00+08:00" > payout.requested_at', ["payout"]),  # the constant on the left
+    ("params.margin < raised_amount", []),
+    ("raised_amount > 49999.995", []),  # a constant finer than the fen
+    ("target_amount == 500000", []),
+    ("activity.donation_count >= params.cut", ["activity.donation_count"]),
+    ("(activity.donation_count ?? 0) > params.cut", []),
+    ("payout.amount > raised_amount", ["payout"]),
+    ("payout.requested_at > created_at", ["payout"]),
+    ('"patient" == payout&.payee', []),
+    ("not (payout&.payee in params.payees)", []),
+    ('raised_amount >= target_amount ? payout&.payee == "hospital_account" : disclosure.house == true', []),
+    ("$all([disclosure_answers[item] != false for item in params.items])", []),
+    ('$any([disclosure_answers[item] == null for item in params.items if item != "car"])', []),
+]
+
+VECTOR_RULESET = """\
+ruleset:
+  id: test-vector-{tag}
+  title: {{zh: 测试, en: Test}}
+  family: test-vector-{tag}
+  effective_from: 2018-10-19
+  revision: 1
+parameters:
+  margin: {{type: money, value: 1000, title: {{zh: 差额, en: Margin}}, source: {{note: test}}}}
+  cut: {{type: number, value: 2, title: {{zh: 界限, en: Cut}}, source: {{note: test}}}}
+  payees:
+    {{type: string_list, value: [patient, hospital_account], title: {{zh: 收款人, en: Payees}}, source: {{note: test}}}}
+  items: {{type: disclosure_items, value: [house, car], title: {{zh: 事项, en: Items}}, source: {{note: test}}}}
+rules:
+"""
+
+
+@pytest.fixture(scope="module")
+def vector_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, list[str]]:
+    tag = uuid.uuid4().hex[:8]
+    path = tmp_path_factory.mktemp("vector") / f"vector-{tag}"
+    path.mkdir()
+    text = VECTOR_RULESET.format(tag=tag)
+    ids = []
+    for i, (condition, requires) in enumerate(VECTOR_RULES):
+        ids.append(f"tv-{tag}.r{i}")
+        text += (
+            f"  - id: tv-{tag}.r{i}\n    title: {{zh: 规则, en: Rule}}\n    stages: [publish, payout]\n"
+            f"    severity: low\n    requires: {json.dumps(requires)}\n    fails_when: {json.dumps(condition)}\n"
+            "    effect: {outcome: review}\n"
+            "    cites: [convention-2.0/request-cap]\n    message: {zh: 规则。, en: Rule.}\n"
+        )
+    (path / "ruleset.yaml").write_text(text, encoding="utf-8")
+    return Catalog.default().with_rules(path), ids
+
+
+def test_every_test_condition_is_compiled_for_columns(vector_catalog: tuple[Catalog, list[str]]) -> None:
+    catalog, ids = vector_catalog
+    (ruleset,) = [r for r in catalog if r.id.startswith("test-vector-")]
+    for stage in STAGES:
+        untranslated = {r.id: c for r in ruleset.rules if isinstance(c := _frame._vector(r, stage), str)}
+        assert untranslated == {}, untranslated
+    assert [r.id for r in ruleset.rules] == ids
+
+
+@settings(max_examples=25)
+@given(rows=batches, data=st.data())
+def test_conditions_beyond_the_shipped_rules_agree(
+    vector_catalog: tuple[Catalog, list[str]], rows: list[Row], data: Any
+) -> None:
+    catalog, _ = vector_catalog
+    (ruleset,) = [r for r in catalog if r.id.startswith("test-vector-")]
+    name = data.draw(st.sampled_from(sorted(REPRESENTATIONS)), label="representation")
+    frame = REPRESENTATIONS[name](rows, data.draw(indexes(len(rows))), data.draw(st.integers(0, 11), label="style"))
+    for stage in STAGES:
+        options = {"stage": stage, "ruleset": catalog, "blacklist": BLACKLIST, "model": None}
+        expected = [single(row, **options) for row in rows]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FallbackWarning)  # every condition here runs as columns
+            out = evaluate_frame(frame, **options)
+        problems = mismatches(out, expected, rows, f"{name} {stage}")
+        assert not problems, "\n".join(problems[:3])
+        for row, reference in zip(rows, expected, strict=True):  # and the reference is rule-engine's own
+            if not isinstance(reference, Decision):
+                continue
+            campaign = Campaign.parse(unflatten(given_values(row)))
+            facts = Facts(
+                campaign,
+                stage,
+                types.SimpleNamespace(initiator=None, patient=None, payee=None),
+                campaign.disclosure.__dict__,
+            )
+            for rule in ruleset.rules:
+                if rule.id in reference.rule_results:
+                    assert reference.rule_results[rule.id] == rule.reference_status(facts), rule.id
 
 
 # -- a missing value read by the schema -------------------------------------------------------------------

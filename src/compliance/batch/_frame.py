@@ -26,7 +26,7 @@ from compliance.errors import RulesetNotFound
 from compliance.rules._compile import Unsupported
 from compliance.rules._ruleset import Catalog, Rule, Ruleset
 from compliance.rules._schema import Facts, RiskView
-from compliance.rules._vector import Columns, Vec, compile_vector, truthy
+from compliance.rules._vector import Columns, Vec, _or, compile_vector, truthy
 
 __all__ = ["OUTPUT_COLUMNS", "FallbackWarning", "decision_for", "evaluate_frame"]
 
@@ -430,10 +430,9 @@ def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray
     n = source.n
     applies, fails = compiled
     truth, err = truthy(fails(source), n)
-    status = np.where(truth, np.int8(_FAIL), np.int8(_PASS))
-    _set(status, err, _NOT_EVALUABLE)
-    for path in rule.requires:  # a field of a missing payout or risk score is null too
-        _set(status, source.get(path).null, _NOT_EVALUABLE)
+    status = np.add(truth.view(np.int8), np.int8(_PASS), dtype=np.int8)  # _FAIL where true
+    missing = [source.get(path).null for path in rule.requires]  # a field of a missing payout is null too
+    _set(status, _or(err, *missing), _NOT_EVALUABLE)
     if applies is not None:
         truth, err = truthy(applies(source), n)
         _set(status, ~truth, _NOT_APPLICABLE)
@@ -444,7 +443,7 @@ def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray
 
 def _set(status: np.ndarray, rows: np.ndarray | None, value: int) -> None:
     if rows is not None and rows.any():
-        status[rows] = value
+        np.putmask(status, rows, value)
 
 
 # -- decisions, once per pattern of results -----------------------------------------------------------

@@ -93,13 +93,22 @@ class Items:
 
 Node = Const | Vec | Items
 Evaluator = Callable[[Columns], Node]
+Compiled = Const | Evaluator
+"""What compiling a node gives: a constant, folded once, or a function of the columns."""
 
 
 def compile_vector(expression: Any, params: Any, stage: str) -> Evaluator:
     """Compile an expression for one stage; the result maps :class:`Columns` to a node (call
-    :func:`truthy` on it). Raises :class:`Unsupported` for nodes not translated."""
+    :func:`truthy` on it). Raises :class:`Unsupported` for nodes not translated.
+
+    The AST is walked once, here: parameters, the stage and every subexpression that reads no column are
+    folded into constants, and comprehensions over constants are unrolled, so a call runs only the numpy
+    operations left, through a tree of closures (as ``_compile`` does for one campaign)."""
     _check(expression)
-    return lambda columns: _Eval(columns, params, stage).run(expression, {})
+    compiled = _Compiler(params, stage).compile(expression, {})
+    if isinstance(compiled, Const):
+        return lambda columns: compiled
+    return compiled
 
 
 def _check(expression: Any) -> None:
@@ -168,23 +177,44 @@ def _or(*masks: np.ndarray | None) -> np.ndarray | None:
     return out
 
 
-class _Eval:
-    def __init__(self, columns: Columns, params: Any, stage: str) -> None:
-        self.columns = columns
-        self.n = columns.n
+class _Compiler:
+    """Compiles a node to a :class:`Const` (when it reads no column) or a function of the columns.
+
+    Each ``_k<Node>`` kernel computes a node from its children's values, constants or column values alike;
+    a node whose children are all constants is computed once, here, else its kernel runs at each call."""
+
+    def __init__(self, params: Any, stage: str) -> None:
         self.params = params
         self.stage = stage
 
-    def run(self, node: Any, env: dict[str, Any]) -> Node:
-        method = getattr(self, "_" + type(node).__name__, None)
-        if method is None:
+    def compile(self, node: Any, env: dict[str, Any]) -> Compiled:
+        name = type(node).__name__
+        if name == "SymbolExpression":
+            return self._symbol(node, env)
+        if name == "ArrayExpression":
+            return self._items([(None, self.compile(m, env)) for m in node.value], tuple_of_all=True)
+        if name == "ComprehensionExpression":
+            return self._comprehension(node, env)
+        if name == "TernaryExpression":
+            condition = self.compile(node.condition, env)
+            if isinstance(condition, Const):  # only the branch taken is compiled, as it alone is evaluated
+                return self.compile(node.case_true if condition.value else node.case_false, env)
+            children = [condition, self.compile(node.case_true, env), self.compile(node.case_false, env)]
+            return _plan(functools.partial(_kTernary, node), children)
+        kernel = _KERNELS.get(name)
+        if kernel is None:
             return Const(node.evaluate(None))  # a reduced literal
-        result: Node = method(node, env)
-        return result
+        children = [self.compile(getattr(node, child), env) for child in _KERNEL_CHILDREN[name]]
+        if name == "FunctionCallExpression":
+            if len(node.arguments) != 1:
+                raise Unsupported("function call")
+            children.append(self.compile(node.arguments[0], env))
+        bound = functools.partial(kernel, node)
+        if name in _FOLDABLE and all(isinstance(child, Const) for child in children):
+            return _fold(bound, children)
+        return _plan(bound, children)
 
-    # -- values ------------------------------------------------------------------------------------
-
-    def _SymbolExpression(self, node: Any, env: dict[str, Any]) -> Node:
+    def _symbol(self, node: Any, env: dict[str, Any]) -> Compiled:
         name = node.name
         if node.scope is not None:
             if name not in ALLOWED_BUILTINS:
@@ -197,187 +227,268 @@ class _Eval:
         if name == "stage":
             return Const(self.stage)
         if name == "disclosure_answers":
-            return Vec("map", None, _never(self.n), path="disclosure")
-        return self.columns.get(name)
+            return lambda columns: Vec("map", None, _never(columns.n), path="disclosure")
+        return lambda columns: columns.get(name)
 
-    def _GetAttributeExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        obj = self.run(node.object, env)
-        if isinstance(obj, Const):
-            if obj.value is None:
-                if node.safe:
-                    return Const(None)
-                raise Unsupported("attribute of a null constant")
-            return Const(getattr(obj.value, node.name))
-        if not isinstance(obj, Vec) or obj.kind != "obj":
-            raise Unsupported("attribute of a value that is not an object")
-        child = self.columns.get(f"{obj.path}.{node.name}")
-        if not obj.null.any():
-            return _with_err(child, obj.err)
-        null = child.null | obj.null
-        err = obj.err if node.safe else _or(obj.err, obj.null)
-        return dataclasses.replace(child, null=null, err=_or(child.err, err))
-
-    def _GetItemExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        container, item = self.run(node.container, env), self.run(node.item, env)
-        if isinstance(container, Const) and isinstance(item, Const):
-            return Const(_get_item(container.value, item.value, node.safe))
-        if isinstance(container, Vec) and container.kind == "map" and isinstance(item, Const):
-            key = item.value
-            if isinstance(key, str) and key in DISCLOSURE_ITEMS:
-                return self.columns.get(f"disclosure.{key}")
-            if node.safe:
-                return Const(None)
-            return Vec("null", None, np.ones(self.n, bool), np.ones(self.n, bool))
-        raise Unsupported("item lookup")
-
-    def _ArrayExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        members = [self.run(m, env) for m in node.value]
-        if all(isinstance(m, Const) for m in members):
-            return Const(tuple(m.value for m in members))  # type: ignore[union-attr]
-        if any(isinstance(m, Items) for m in members):
-            raise Unsupported("nested lists")
-        return Items(tuple((None, m) for m in members))  # type: ignore[misc]
-
-    def _ComprehensionExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        iterable = self.run(node.iterable, env)
+    def _comprehension(self, node: Any, env: dict[str, Any]) -> Compiled:
+        iterable = self.compile(node.iterable, env)
         if not isinstance(iterable, Const):
             raise Unsupported("comprehension over a value that is not a constant")
         members = []
-        for value in _iterable(iterable.value):
+        for value in _constant(lambda: _iterable(iterable.value)):
             scope = {**env, node.variable: value}
-            condition = None if node.condition is None else self.run(node.condition, scope)
-            result = self.run(node.result, scope)
-            if isinstance(condition, Items) or isinstance(result, Items):
-                raise Unsupported("nested lists")
-            members.append((condition, result))
+            condition = None if node.condition is None else self.compile(node.condition, scope)
+            members.append((condition, self.compile(node.result, scope)))
+        return self._items(members, tuple_of_all=False)
+
+    @staticmethod
+    def _items(members: list[tuple[Compiled | None, Compiled]], tuple_of_all: bool) -> Compiled:
+        """A list unrolled: a constant tuple when every member is constant (with the members whose
+        condition holds, for a comprehension), else :class:`Items` built at each call."""
         if all((c is None or isinstance(c, Const)) and isinstance(r, Const) for c, r in members):
+            if tuple_of_all:
+                return Const(tuple(r.value for _, r in members))  # type: ignore[union-attr]
             return Const(tuple(r.value for c, r in members if c is None or c.value))  # type: ignore[union-attr]
-        return Items(tuple(members))
 
-    def _FunctionCallExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        function = self.run(node.function, env)
-        if not isinstance(function, Const) or function.value not in (any, all) or len(node.arguments) != 1:
-            raise Unsupported("function call")
-        argument = self.run(node.arguments[0], env)
-        if isinstance(argument, Const):
-            return Const(function.value(_iterable(argument.value)))
-        if not isinstance(argument, Items):
-            raise Unsupported("any/all over a column")
-        n = self.n
-        wanted_any = function.value is any
-        result = np.zeros(n, bool) if wanted_any else np.ones(n, bool)
-        err: np.ndarray | None = None
-        for condition, member in argument.members:
-            truth, member_err = truthy(member, n)
-            if condition is None:  # every row includes the member
-                err = _or(err, member_err)
-                if wanted_any:
-                    result |= truth
-                else:
-                    result &= truth
-                continue
-            included, cond_err = truthy(condition, n)
-            err = _or(err, cond_err, None if member_err is None else included & member_err)
-            if wanted_any:
-                result |= included & truth
-            else:
-                result &= ~included | truth
-        return Vec("bool", result, _never(n), err)
+        def run(columns: Columns) -> Node:
+            return Items(tuple((_at(c, columns), _at(r, columns)) for c, r in members))
 
-    # -- operators -----------------------------------------------------------------------------------
+        return run
 
-    def _ComparisonExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        left, right = self._pair(node, env)
-        if isinstance(left, Const) and isinstance(right, Const):
-            return Const((_equal if node.type == "eq" else _not_equal)(left.value, right.value))
-        equal, err = _equal_vec(left, right, self.n)
-        values = equal if node.type == "eq" else ~equal
-        return Vec("bool", values, _never(self.n), err)
 
-    def _ArithmeticComparisonExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        left, right = self._pair(node, env)
-        op = node.type
-        if isinstance(left, Const) and isinstance(right, Const):
-            return Const(_ordered(getattr(operator, op), left.value, right.value))
-        return _ordered_vec(op, left, right, self.n)
+def _at(compiled: Compiled | None, columns: Columns) -> Any:
+    if compiled is None or isinstance(compiled, Const):
+        return compiled
+    return _flat(compiled(columns))
 
-    def _pair(self, node: Any, env: dict[str, Any]) -> tuple[Vec | Const, Vec | Const]:
-        left, right = self.run(node.left, env), self.run(node.right, env)
-        if isinstance(left, Items) or isinstance(right, Items):
-            raise Unsupported("comparison of lists")
-        return left, right
 
-    def _LogicExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        left, right = self.run(node.left, env), self.run(node.right, env)
-        n = self.n
-        truth_l, err_l = truthy(left, n)
-        truth_r, err_r = truthy(right, n)
-        if node.type == "and":  # the right side's errors count only where it is evaluated
-            err = _or(err_l, None if err_r is None else truth_l & err_r)
-            return Vec("bool", truth_l & truth_r, _never(n), err)
-        if node.type == "or":
-            err = _or(err_l, None if err_r is None else ~truth_l & err_r)
-            return Vec("bool", truth_l | truth_r, _never(n), err)
-        raise Unsupported(node.type)
+def _flat(node: Node | None) -> Node | None:
+    if isinstance(node, Items):
+        raise Unsupported("nested lists")
+    return node
 
-    def _UnaryExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        operand = self.run(node.right, env)
-        if isinstance(operand, Const):
-            return Const(not operand.value)
-        truth, err = truthy(operand, self.n)
-        return Vec("bool", ~truth, _never(self.n), err)
 
-    def _CoalesceExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        left, right = self.run(node.left, env), self.run(node.right, env)
+def _constant(compute: Callable[[], Any]) -> Any:
+    """A constant computed at compile time. If it raises (a failed lookup in the parameters, say), the
+    rule runs row by row, where the error makes exactly the rows that evaluate it not_evaluable."""
+    try:
+        return compute()
+    except Unsupported:
+        raise
+    except Exception as error:
+        raise Unsupported(f"a constant that cannot be evaluated ({type(error).__name__})") from error
+
+
+def _fold(kernel: Callable[..., Node], children: list[Compiled]) -> Compiled:
+    result = _constant(lambda: kernel(None, *children))
+    assert isinstance(result, Const)
+    return result
+
+
+def _plan(kernel: Callable[..., Node], children: list[Compiled]) -> Evaluator:
+    """The closure that evaluates a node's children (constants as they are) and then its kernel."""
+    if len(children) == 1:
+        (only,) = children
+        return _plan1(kernel, only)
+    if len(children) == 2:
+        left, right = children
         if isinstance(left, Const):
-            return right if left.value is None else left
-        if isinstance(left, Items) or isinstance(right, Items):
-            raise Unsupported("coalesce of lists")
-        right_vec = _as_vec(right, self.n, like=left)
-        if right_vec.kind != left.kind and right_vec.kind != "null":
-            raise Unsupported("coalesce of different types")
-        if right_vec.kind == "null":
-            return left
-        scale = max(left.scale, right_vec.scale)
-        values = np.where(left.null, _rescale(right_vec, scale), _rescale(left, scale))
-        err = _or(left.err, None if right_vec.err is None else (left.null & right_vec.err))
-        return Vec(left.kind, values, left.null & right_vec.null, err, scale)
+            return _plan1(lambda columns, value: kernel(columns, left, value), right)
+        if isinstance(right, Const):
+            return lambda columns: kernel(columns, left(columns), right)
+        return lambda columns: kernel(columns, left(columns), right(columns))
+    return lambda columns: kernel(columns, *(c if isinstance(c, Const) else c(columns) for c in children))
 
-    def _TernaryExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        condition = self.run(node.condition, env)
-        if isinstance(condition, Const):
-            return self.run(node.case_true if condition.value else node.case_false, env)
-        yes, no = self.run(node.case_true, env), self.run(node.case_false, env)
-        if isinstance(yes, Items) or isinstance(no, Items):
-            raise Unsupported("ternary of lists")
-        truth, err = truthy(condition, self.n)
-        a, b = _as_vec(yes, self.n, like=no), _as_vec(no, self.n, like=yes)
-        if a.kind != b.kind or a.kind in ("obj", "map"):
-            raise Unsupported("ternary of different types")
-        scale = max(a.scale, b.scale)
-        values = np.where(truth, _rescale(a, scale), _rescale(b, scale))
-        null = np.where(truth, a.null, b.null)
-        errors = _or(err, None if a.err is None else truth & a.err, None if b.err is None else ~truth & b.err)
-        return Vec(a.kind, values, null, errors, scale)
 
-    def _ContainsExpression(self, node: Any, env: dict[str, Any]) -> Node:
-        container, member = self.run(node.container, env), self.run(node.member, env)
-        n = self.n
-        if isinstance(container, Const) and isinstance(member, Const):
-            return Const(_contains(container.value, member.value))
-        if isinstance(container, Const) and isinstance(member, Vec) and isinstance(container.value, tuple):
-            options = container.value
-            if member.kind == "str" and all(isinstance(o, str) or o is None for o in options):
-                found = _text_in(member, [o for o in options if isinstance(o, str)])
-                if None in options:
-                    found |= member.null
-                return Vec("bool", found, _never(n), member.err)
-            if member.kind == "num" and all(isinstance(o, Decimal) for o in options):
-                found = np.zeros(n, bool)
-                for option in options:
-                    found |= _compare_const(member, option, "eq") & ~member.null
-                return Vec("bool", found, _never(n), member.err)
-        raise Unsupported("membership test")
+def _plan1(kernel: Callable[..., Node], child: Compiled) -> Evaluator:
+    if isinstance(child, Const):
+        return lambda columns: kernel(columns, child)
+    return lambda columns: kernel(columns, child(columns))
+
+
+# -- kernels: a node's value from its children's -----------------------------------------------------------
+
+
+def _kGetAttribute(node: Any, columns: Columns, obj: Node) -> Node:
+    if isinstance(obj, Const):
+        if obj.value is None:
+            if node.safe:
+                return Const(None)
+            raise Unsupported("attribute of a null constant")
+        return Const(getattr(obj.value, node.name))
+    if not isinstance(obj, Vec) or obj.kind != "obj":
+        raise Unsupported("attribute of a value that is not an object")
+    child = columns.get(f"{obj.path}.{node.name}")
+    if not obj.null.any():
+        return _with_err(child, obj.err)
+    err = obj.err if node.safe else _or(obj.err, obj.null)
+    null = child.null | obj.null
+    return Vec(
+        child.kind, child.values, null, _or(child.err, err), child.scale, child.path, child.codes, child.spellings
+    )
+
+
+def _kGetItem(node: Any, columns: Columns, container: Node, item: Node) -> Node:
+    if isinstance(container, Const) and isinstance(item, Const):
+        return Const(_get_item(container.value, item.value, node.safe))
+    if isinstance(container, Vec) and container.kind == "map" and isinstance(item, Const):
+        key = item.value
+        if isinstance(key, str) and key in DISCLOSURE_ITEMS:
+            return columns.get(f"disclosure.{key}")
+        if node.safe:
+            return Const(None)
+        n = columns.n
+        return Vec("null", None, np.ones(n, bool), np.ones(n, bool))
+    raise Unsupported("item lookup")
+
+
+def _kFunctionCall(node: Any, columns: Columns, function: Node, argument: Node) -> Node:
+    if not isinstance(function, Const) or function.value not in (any, all):
+        raise Unsupported("function call")
+    if isinstance(argument, Const):
+        return Const(function.value(_iterable(argument.value)))
+    if not isinstance(argument, Items):
+        raise Unsupported("any/all over a column")
+    n = columns.n
+    wanted_any = function.value is any
+    result = np.zeros(n, bool) if wanted_any else np.ones(n, bool)
+    err: np.ndarray | None = None
+    for condition, member in argument.members:
+        truth, member_err = truthy(member, n)
+        if condition is None:  # every row includes the member
+            err = _or(err, member_err)
+            if wanted_any:
+                result |= truth
+            else:
+                result &= truth
+            continue
+        included, cond_err = truthy(condition, n)
+        err = _or(err, cond_err, None if member_err is None else included & member_err)
+        if wanted_any:
+            result |= included & truth
+        else:
+            result &= ~included | truth
+    return Vec("bool", result, _never(n), err)
+
+
+def _kComparison(node: Any, columns: Columns, left: Node, right: Node) -> Node:
+    _no_lists(left, right, "comparison of lists")
+    if isinstance(left, Const) and isinstance(right, Const):
+        return Const((_equal if node.type == "eq" else _not_equal)(left.value, right.value))
+    n = columns.n
+    equal, err = _equal_vec(left, right, n)  # type: ignore[arg-type]
+    values = equal if node.type == "eq" else ~equal
+    return Vec("bool", values, _never(n), err)
+
+
+def _kArithmeticComparison(node: Any, columns: Columns, left: Node, right: Node) -> Node:
+    _no_lists(left, right, "comparison of lists")
+    op = node.type
+    if isinstance(left, Const) and isinstance(right, Const):
+        return Const(_ordered(getattr(operator, op), left.value, right.value))
+    return _ordered_vec(op, left, right, columns.n)  # type: ignore[arg-type]
+
+
+def _kLogic(node: Any, columns: Columns, left: Node, right: Node) -> Node:
+    n = columns.n
+    truth_l, err_l = truthy(left, n)
+    truth_r, err_r = truthy(right, n)
+    if node.type == "and":  # the right side's errors count only where it is evaluated
+        err = _or(err_l, None if err_r is None else truth_l & err_r)
+        return Vec("bool", truth_l & truth_r, _never(n), err)
+    if node.type == "or":
+        err = _or(err_l, None if err_r is None else ~truth_l & err_r)
+        return Vec("bool", truth_l | truth_r, _never(n), err)
+    raise Unsupported(node.type)
+
+
+def _kUnary(node: Any, columns: Columns, operand: Node) -> Node:
+    if isinstance(operand, Const):
+        return Const(not operand.value)
+    n = columns.n
+    truth, err = truthy(operand, n)
+    return Vec("bool", ~truth, _never(n), err)
+
+
+def _kCoalesce(node: Any, columns: Columns, left: Node, right: Node) -> Node:
+    if isinstance(left, Const):
+        return right if left.value is None else left
+    _no_lists(left, right, "coalesce of lists")
+    n = columns.n
+    right_vec = _as_vec(right, n, like=left)  # type: ignore[arg-type]
+    assert isinstance(left, Vec)
+    if right_vec.kind != left.kind and right_vec.kind != "null":
+        raise Unsupported("coalesce of different types")
+    if right_vec.kind == "null":
+        return left
+    scale = max(left.scale, right_vec.scale)
+    values = np.where(left.null, _rescale(right_vec, scale), _rescale(left, scale))
+    err = _or(left.err, None if right_vec.err is None else (left.null & right_vec.err))
+    return Vec(left.kind, values, left.null & right_vec.null, err, scale)
+
+
+def _kTernary(node: Any, columns: Columns, condition: Node, yes: Node, no: Node) -> Node:
+    _no_lists(yes, no, "ternary of lists")
+    n = columns.n
+    truth, err = truthy(condition, n)
+    a, b = _as_vec(yes, n, like=no), _as_vec(no, n, like=yes)  # type: ignore[arg-type]
+    if a.kind != b.kind or a.kind in ("obj", "map"):
+        raise Unsupported("ternary of different types")
+    scale = max(a.scale, b.scale)
+    values = np.where(truth, _rescale(a, scale), _rescale(b, scale))
+    null = np.where(truth, a.null, b.null)
+    errors = _or(err, None if a.err is None else truth & a.err, None if b.err is None else ~truth & b.err)
+    return Vec(a.kind, values, null, errors, scale)
+
+
+def _kContains(node: Any, columns: Columns, container: Node, member: Node) -> Node:
+    if isinstance(container, Const) and isinstance(member, Const):
+        return Const(_contains(container.value, member.value))
+    if isinstance(container, Const) and isinstance(member, Vec) and isinstance(container.value, tuple):
+        n = columns.n
+        options = container.value
+        if member.kind == "str" and all(isinstance(o, str) or o is None for o in options):
+            found = _text_in(member, [o for o in options if isinstance(o, str)])
+            if None in options:
+                found |= member.null
+            return Vec("bool", found, _never(n), member.err)
+        if member.kind == "num" and all(isinstance(o, Decimal) for o in options):
+            found = np.zeros(n, bool)
+            for option in options:
+                found |= _compare_const(member, option, "eq") & ~member.null
+            return Vec("bool", found, _never(n), member.err)
+    raise Unsupported("membership test")
+
+
+def _no_lists(left: Node, right: Node, what: str) -> None:
+    if isinstance(left, Items) or isinstance(right, Items):
+        raise Unsupported(what)
+
+
+_KERNELS: dict[str, Callable[..., Node]] = {
+    "GetAttributeExpression": _kGetAttribute,
+    "GetItemExpression": _kGetItem,
+    "FunctionCallExpression": _kFunctionCall,
+    "ComparisonExpression": _kComparison,
+    "ArithmeticComparisonExpression": _kArithmeticComparison,
+    "LogicExpression": _kLogic,
+    "UnaryExpression": _kUnary,
+    "CoalesceExpression": _kCoalesce,
+    "ContainsExpression": _kContains,
+}
+_KERNEL_CHILDREN = {
+    "GetAttributeExpression": ("object",),
+    "GetItemExpression": ("container", "item"),
+    "FunctionCallExpression": ("function",),  # and its one argument
+    "ComparisonExpression": ("left", "right"),
+    "ArithmeticComparisonExpression": ("left", "right"),
+    "LogicExpression": ("left", "right"),
+    "UnaryExpression": ("right",),
+    "CoalesceExpression": ("left", "right"),
+    "ContainsExpression": ("container", "member"),
+}
+_FOLDABLE = frozenset(_KERNELS) - {"LogicExpression"}
+"""Nodes whose kernel gives a constant from constant children (``and``/``or`` give a column of truths)."""
 
 
 # -- comparisons ------------------------------------------------------------------------------------
@@ -470,8 +581,7 @@ def _compare_nums(left: Vec, right: Vec, op: str) -> np.ndarray:
         a, b = left.values, right.values
         return {"eq": a == b, "ge": a >= b, "gt": a > b, "le": a <= b, "lt": a < b}[op]  # type: ignore[no-any-return]
     if left.scale > right.scale:
-        flipped = {"eq": "eq", "ge": "le", "gt": "lt", "le": "ge", "lt": "gt"}[op]
-        return _compare_nums(right, left, flipped)
+        return _compare_nums(right, left, _FLIPPED[op])
     k = 10 ** (right.scale - left.scale)  # left * k  op  right
     a, b = left.values, right.values
     floor, ceil = b // k, -((-b) // k)
@@ -516,7 +626,30 @@ def _equal_vec(left: Vec | Const, right: Vec | Const, n: int) -> tuple[np.ndarra
     return both_null | (present & _same_kind_equal(left, right, n)), err
 
 
+_FLIPPED = {"ge": "le", "gt": "lt", "le": "ge", "lt": "gt", "eq": "eq"}
+_ORDER = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+
+
+def _ordered_const(op: str, vec: Vec, value: Any, n: int) -> Vec | None:
+    """``vec op value`` for a number or time column and a constant of its kind (else None)."""
+    kind = _const_kind(value)
+    if kind == vec.kind and kind in ("num", "time"):
+        compared = _compare_const(vec, value, op) if kind == "num" else _ORDER[op](vec.values, epoch_micros(value))
+        # a null row against a value raises in rule-engine (an ordered comparison with null): such rows are
+        # errors, and an error's row is never read for its truth
+        return Vec("bool", compared, _never(n), vec.err if vec.null is _never(n) else _or(vec.err, vec.null))
+    return None
+
+
 def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
+    if isinstance(left, Vec) and isinstance(right, Const):  # a column against a constant: the common case
+        fast = _ordered_const(op, left, right.value, n)
+    elif isinstance(left, Const) and isinstance(right, Vec):
+        fast = _ordered_const(_FLIPPED[op], right, left.value, n)
+    else:
+        fast = None
+    if fast is not None:
+        return fast
     a, b = _as_vec(left, n, like=right), _as_vec(right, n, like=left)
     err = _or(a.err, b.err)
     both_null = a.null & b.null
@@ -533,8 +666,7 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
             if isinstance(right, Const):
                 compared = _compare_const(a, right.value, op)
             elif isinstance(left, Const):
-                flipped = {"ge": "le", "gt": "lt", "le": "ge", "lt": "gt"}[op]
-                compared = _compare_const(b, left.value, flipped)
+                compared = _compare_const(b, left.value, _FLIPPED[op])
             else:
                 compared = _compare_nums(a, b, op)
         elif a.kind == "time":
