@@ -512,6 +512,11 @@ parameters:
     value: 1000
     title: {{zh: 差额, en: Margin}}
     source: {{note: test}}
+  pair:
+    type: string_list
+    value: [a, b]
+    title: {{zh: 两项, en: Two items}}
+    source: {{note: test}}
   no_such_item:
     type: string
     value: not_a_disclosure_item
@@ -535,6 +540,15 @@ rules:
     effect: {{outcome: reject}}
     cites: [convention-2.0/request-cap]
     message: {{zh: 其他平台有项目。, en: Another platform has a campaign.}}
+  # a constant that raises (index 5 of a 2-item list): row by row, where `or` decides which rows reach it
+  - id: tp-{tag}.constant-error
+    title: {{zh: 常量错误, en: Constant error}}
+    stages: [publish, payout]
+    severity: low
+    fails_when: raised_amount < params.margin or params.pair[5] == "x"
+    effect: {{outcome: review}}
+    cites: [convention-2.0/request-cap]
+    message: {{zh: 常量。, en: Constant.}}
   # compiled for columns: an error on the right of and/or counts only where the right side is evaluated
   - id: tp-{tag}.short-circuit-or
     title: {{zh: 或, en: Or}}
@@ -573,14 +587,14 @@ rules:
 
 
 def platform_catalog(folder: Path) -> tuple[Catalog, list[str]]:
-    """The shipped catalog with a platform ruleset whose two rules must fall back (fresh rule ids: the
+    """The shipped catalog with a platform ruleset whose rules in ``fallback`` must fall back (fresh rule ids: the
     warning is given once per rule and process)."""
     tag = uuid.uuid4().hex[:8]
     path = folder / f"platform-{tag}"
     path.mkdir()
     (path / "ruleset.yaml").write_text(PLATFORM_RULES.format(tag=tag), encoding="utf-8")
     catalog = Catalog.default().with_rules(path)
-    return catalog, [f"tp-{tag}.payout.margin", f"tp-{tag}.other-platform"]
+    return catalog, [f"tp-{tag}.payout.margin", f"tp-{tag}.other-platform", f"tp-{tag}.constant-error"]
 
 
 def test_a_rule_the_compiler_does_not_translate_warns_once_and_still_agrees(tmp_path: Path) -> None:
@@ -604,10 +618,11 @@ def test_a_rule_the_compiler_does_not_translate_warns_once_and_still_agrees(tmp_
     expected = [single(row, **options) for row in rows]
     assert [e.rule_results[fallback[0]] for e in expected] == ["pass", "fail", "pass", "fail", "not_evaluable"]
     assert [e.rule_results[fallback[1]] for e in expected] == ["fail", "pass", "fail", "pass", "pass"]
+    assert [e.rule_results[fallback[2]] for e in expected] == ["not_evaluable"] * 2 + ["fail"] + ["not_evaluable"] * 2
     with pytest.warns(FallbackWarning) as record:
         out = evaluate_frame(python_frame(rows, pd.RangeIndex(len(rows)), 0), **options)
     messages = [str(w.message) for w in record if issubclass(w.category, FallbackWarning)]
-    assert len(messages) == len(record) == 2, messages
+    assert len(messages) == len(record) == len(fallback), messages
     for rule_id in fallback:
         assert sum(rule_id in m for m in messages) == 1, (rule_id, messages)
     problems = mismatches(out, expected, rows, "fallback")

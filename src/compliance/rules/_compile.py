@@ -78,7 +78,7 @@ def compile_condition(rule: rule_engine.Rule, params: Any) -> CompiledCondition:
     expression = rule.statement.expression
     try:
         node = compiler.compile(expression, {})
-    except Unsupported:
+    except (Unsupported, EvaluationFailed):  # a constant that raises: rule-engine decides which facts reach it
         reads.clear()
         _Compiler(params, reads, collect_only=True).collect(expression)
         return CompiledCondition(_reference(rule), tuple(dict.fromkeys(reads)), compiled=False)
