@@ -309,16 +309,14 @@ def test_the_ranking_is_plain_json_with_percentiles(ranking: dict[str, dict]) ->
         assert r["band"] in ("low", "elevated", "high")
 
 
-# Open findings, not hidden: these cases' evidence IS among the model's inputs, yet on their reported facts
-# alone they rank just outside the top 4 % (罗定 4.4 %, 寿宁 5.2 %, brokers 7.2 %) or well outside
-# (菏泽 12.7 %, 吴鹤臣 11.2 %). Issue 3 stays open on them; strict, so the suite says so the day the model
-# catches one (then delete its line here). The model card's scenario table shows each with its reasons.
+# Open findings, not hidden: this case's evidence IS among the model's inputs, yet on its reported facts alone
+# it ranks just outside the top 4 % (菏泽 4.7 %): the "many campaigns" from one clinic and promoter are written
+# as 5 others, fewer than an ordinary promoter brings from one hospital in the synthetic data, so only the
+# abnormal sharing and the other platforms carry it. Issue 3 stays open on it; strict, so the suite says so the
+# day the model catches it (then delete its line here). The model card's scenario table shows it with its reasons.
 OPEN_FINDINGS = {
-    "luoding-2020": "no endorsements, complaints and other platforms rank 4.4 %, just outside the top 4 %",
-    "shouning-2019": "a reused document and other platforms rank 5.2 %, outside the top 4 %",
-    "brokers-2022": "a payee who is not the patient, a relative or the hospital ranks 7.2 %, outside the top 4 %",
-    "heze-2022": "abnormal sharing and promoter/hospital concentration rank 12.7 %: under-weighted",
-    "wu-heche-2019": "a target at the cap and 11x the usual rank 11.2 %: under-weighted",
+    "heze-2022": "abnormal sharing, other platforms and 5 campaigns from one clinic and promoter rank 4.7 %, just "
+    "outside the top 4 % (an ordinary promoter brings more than 5 campaigns from one hospital)",
 }
 
 

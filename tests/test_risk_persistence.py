@@ -19,6 +19,7 @@ import skops.io as sio
 
 from compliance.errors import ModelFileError
 from compliance.risk import FEATURE_NAMES, RiskModel, synthetic
+from compliance.risk._features import FEATURE_REVISION
 from compliance.risk._persist import (
     FORMAT,
     TRUSTED,
@@ -163,6 +164,10 @@ def test_a_card_for_another_feature_list_is_refused(supervised: RiskModel, tmp_p
     renamed = [*FEATURE_NAMES[:-1], "something_else"]
     rewrite(path, card={**card, "features": renamed, "feature_schema": feature_schema_digest(tuple(renamed))})
     with pytest.raises(ModelFileError, match="feature list"):
+        load_model(path)
+    older = feature_schema_digest(FEATURE_NAMES, FEATURE_REVISION - 1)  # same names, computed the old way
+    rewrite(path, card={**card, "feature_schema": older})
+    with pytest.raises(ModelFileError, match="features computed another way"):
         load_model(path)
     rewrite(path, card=card)
     assert load_model(path).version_ == supervised.version_  # the unaltered card loads

@@ -144,7 +144,8 @@ FEATURES: tuple[Feature, ...] = (
     ),
     _f(
         "target_over_category",
-        "Target far above what campaigns for the same kind of illness usually ask (log₂).",
+        "Target far above what campaigns for the same kind of illness usually ask (log₂; 0 at or below the usual: "
+        "asking less is not reassurance, as 水滴筹 checks targets against a disease catalogue, 2022).",
         "目标金额为同类疾病常见目标的 {value} 倍",
         "the target is {value}× the usual target for this kind of illness",
     ),
@@ -165,7 +166,8 @@ FEATURES: tuple[Feature, ...] = (
     ),
     _f(
         "shares_per_donation",
-        "Sharing out of proportion to giving: paid promotion (菏泽 2022; log1p of the ratio).",
+        "Sharing out of proportion to giving: paid promotion (菏泽 2022; log1p of the ratio, read as 1 when lower: "
+        "little sharing, as with click-farmed donations, is not reassurance).",
         "转发量相对捐款异常（每笔捐款约 {value} 次转发）",
         "unusual sharing (about {value} shares per donation)",
     ),
@@ -251,6 +253,10 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURE_REVISION = 2
+"""Raised whenever a feature's computation changes, not only its name, so that a model fitted on features
+computed the old way is refused at load instead of scored on inputs it never saw. 2: ``target_over_category``
+and ``shares_per_donation`` became one-sided (asking less, sharing less, is not reassurance)."""
 
 
 @dataclass(frozen=True)
@@ -425,11 +431,11 @@ def _compute(c: Mapping[str, Any], xp: Any) -> list[Any]:
         xp.ge(target, CAP),
         xp.clip(xp.log2(xp.divide(target, estimate)), -3.0, 6.0),
         xp.missing(estimate),
-        xp.clip(xp.log2(xp.divide(target, c["typical_target"])), -4.0, 6.0),
+        xp.clip(xp.log2(xp.divide(target, c["typical_target"])), 0.0, 6.0),
         xp.where(c["endorsements_first_24h"], 0.0, 1.0),
         xp.log1p(c["endorsements"]),
         xp.divide(first_day, donations),
-        xp.log1p(xp.divide(c["shares"], donations)),
+        xp.log1p(xp.clip(xp.divide(c["shares"], donations), 1.0, 1e6)),
         xp.log1p(xp.clip((c["created_at"] - c["account_at"]) / 86400.0, 0.0, 1e5)),
         xp.log1p(c["prior_rejections"]),
         xp.log1p(c["prior_campaigns"]),

@@ -27,7 +27,7 @@ from skops.io.exceptions import UntrustedTypesFoundException
 
 from compliance._version import __version__
 from compliance.errors import ModelFileError
-from compliance.risk._features import FEATURE_NAMES
+from compliance.risk._features import FEATURE_NAMES, FEATURE_REVISION
 from compliance.risk._model import RiskModel
 
 FORMAT = "compliance-risk-model/1"
@@ -49,8 +49,9 @@ TRUSTED: tuple[str, ...] = (
 """The only types a model file may contain beyond those skops trusts by default."""
 
 
-def feature_schema_digest(names: tuple[str, ...] = FEATURE_NAMES) -> str:
-    return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:16]
+def feature_schema_digest(names: tuple[str, ...] = FEATURE_NAMES, revision: int = FEATURE_REVISION) -> str:
+    """The features a model reads, by name and by the revision of how this library computes them."""
+    return hashlib.sha256("\n".join((f"revision {revision}", *names)).encode("utf-8")).hexdigest()[:16]
 
 
 def save_model(model: RiskModel, path: Path | str, *, card: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -161,7 +162,8 @@ def load_model(path: Path | str) -> RiskModel:
         card.get("input") == "campaigns" and tuple(card.get("features", ())) != FEATURE_NAMES
     ):
         raise ModelFileError(
-            f"{path}: the model was built for another feature list than this library computes "
+            f"{path}: the model was built for another feature list, or features computed another way, than this "
+            "library computes "
             f"(compliance {card.get('versions', {}).get('compliance')}); retrain it with "
             "`compliance train`"
         )
