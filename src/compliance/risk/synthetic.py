@@ -43,15 +43,14 @@ and every pattern also fires in some clean campaigns. Signals are missing at the
 class (exports are incomplete), except where absence *is* a signal: no cost estimate, unanswered
 disclosure items, no payout (malicious campaigns are often stopped before one), no promoter. No sex,
 age, ethnicity, region or other protected attribute is made.
-On 200,000 rows (six seeds) the best single signal has a ROC AUC for ``label.malicious`` of 0.65–0.67
-and a logistic regression on all signals 0.89–0.91 on held-out rows (see ``docs/synthetic-data.md``;
-measured before issue 3's scenario review changed some rates, to be re-measured: the default model's
-held-out ROC AUC went from 0.904 to 0.915).
+On 200,000 rows (six seeds) the best single signal has a ROC AUC for ``label.malicious`` of 0.67–0.70
+and a logistic regression on all signals 0.90–0.92 on held-out rows (measured by
+``benchmarks/synthetic_report.py``, which writes these figures and the others to ``docs/synthetic-data.md``).
 
 Determinism: one ``numpy.random.default_rng(seed)`` drives everything, so ``(n, seed, start, end)``
-fixes the frame. Speed, measured on the project's 2-core machine (Python 3.11, numpy 2.4, pandas 3.1,
-while other jobs shared it): 1,000,000 rows in 8.8–10.7 s (three seeds), 200,000 in ≈ 2 s;
-:func:`to_campaigns` ≈ 70 µs per row.
+fixes the frame. Speed, measured by the same script on the project's 2-core machine (Python 3.11, numpy
+2.4, pandas 3.1): 1,000,000 rows in ≈ 7.7 s, 200,000 in 1.1–1.3 s (six seeds); :func:`to_campaigns`
+≈ 51 µs per row.
 """
 
 from __future__ import annotations
