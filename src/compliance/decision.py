@@ -12,7 +12,7 @@ evaluated counts as ``review``; any obligation makes it at least ``approve_with_
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -139,12 +139,17 @@ class RiskReason(_Frozen):
     message: Text
 
 
+RiskBand = Literal["low", "elevated", "high"]
+RISK_BANDS: tuple[str, ...] = get_args(RiskBand)
+"""The risk bands in order of concern; a band's position is its code where bands are stored as integers."""
+
+
 class Risk(_Frozen):
     """A risk score to help people choose what to review. It is a flag, never a finding of fraud."""
 
     score: float
     """Calibrated probability that review will find the campaign malicious (on the model's training data)."""
-    band: Literal["low", "elevated", "high"]
+    band: RiskBand
     reasons: tuple[RiskReason, ...]
     model: str
     """The model's name and version; its card says what it was trained on."""

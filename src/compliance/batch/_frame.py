@@ -21,7 +21,7 @@ from compliance._evaluate import Stage, _choose, _risk_model, conclude, evaluate
 from compliance._flat import unflatten
 from compliance.batch._table import KINDS, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
-from compliance.decision import Decision
+from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import RulesetNotFound
 from compliance.rules._compile import Unsupported
 from compliance.rules._ruleset import Catalog, Rule, Ruleset
@@ -48,7 +48,7 @@ SEPARATOR = ";"
 _NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
 _STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
 _STATUS_NAMES = {code: name for name, code in _STATUS.items()}
-_BANDS = np.asarray(("low", "elevated", "high"), dtype=object)
+_BANDS = np.asarray(RISK_BANDS, dtype=object)
 _BAND_CODES = {band: code for code, band in enumerate(_BANDS)}  # a band's code, as rules compare it
 _RISK_BLOCK = 65_536
 """Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""

@@ -289,7 +289,7 @@ def _validate_row(
         if value is None:
             continue
         typed = _from_python(column.kind, value)
-        if column.kind == "str" and type(column.at(i)) is str and column.at(i) == typed:
+        if column.kind == "str" and type(given := column.at(i)) is str and given == typed:
             continue  # text is read as it was given (and a column kept in its string form stays so)
         column.set(i, typed)
     if not payout[i]:

@@ -40,6 +40,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from compliance._flat import FLAT_COLUMNS, flatten
 from compliance.campaign import DISCLOSURE_ITEMS, Campaign
+from compliance.decision import RISK_BANDS
 from compliance.risk._features import FEATURE_NAMES, FEATURES, features
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
     "rank_scenarios",
 ]
 
-BANDS = ("low", "elevated", "high")
+BANDS = RISK_BANDS
 HELD_OUT_ROWS = 200_000
 HELD_OUT_SEED = 20_261_123
 """Fresh synthetic campaigns for held-out metrics and as the scenarios' reference population (the default

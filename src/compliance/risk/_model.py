@@ -36,7 +36,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from compliance.campaign import Campaign
-from compliance.decision import Risk, RiskReason, Text
+from compliance.decision import RISK_BANDS, Risk, RiskReason, Text
 from compliance.risk._features import (
     FEATURE_NAMES,
     FEATURES,
@@ -49,7 +49,7 @@ from compliance.risk._features import (
 
 __all__ = ["RiskModel"]
 
-BANDS = ("low", "elevated", "high")
+BANDS = RISK_BANDS
 NOT_APPLICABLE_WHEN: tuple[tuple[str, str], ...] = (("target_over_estimate", "no_cost_estimate"),)
 """(feature, flag): where the flag is 1 the feature does not apply (no estimate, no ratio). The model fills it
 with its typical legitimate value, so it contributes exactly nothing and the flag alone carries the absence:

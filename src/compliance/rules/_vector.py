@@ -201,10 +201,11 @@ class _Compiler:
                 return self.compile(node.case_true if condition.value else node.case_false, env)
             children = [condition, self.compile(node.case_true, env), self.compile(node.case_false, env)]
             return _plan(functools.partial(_kTernary, node), children)
-        kernel = _KERNELS.get(name)
-        if kernel is None:
+        known = _KERNELS.get(name)
+        if known is None:
             return Const(node.evaluate(None))  # a reduced literal
-        children = [self.compile(getattr(node, child), env) for child in _KERNEL_CHILDREN[name]]
+        kernel, names = known
+        children = [self.compile(getattr(node, child), env) for child in names]
         if name == "FunctionCallExpression":
             if len(node.arguments) != 1:
                 raise Unsupported("function call")
@@ -465,27 +466,16 @@ def _no_lists(left: Node, right: Node, what: str) -> None:
         raise Unsupported(what)
 
 
-_KERNELS: dict[str, Callable[..., Node]] = {
-    "GetAttributeExpression": _kGetAttribute,
-    "GetItemExpression": _kGetItem,
-    "FunctionCallExpression": _kFunctionCall,
-    "ComparisonExpression": _kComparison,
-    "ArithmeticComparisonExpression": _kArithmeticComparison,
-    "LogicExpression": _kLogic,
-    "UnaryExpression": _kUnary,
-    "CoalesceExpression": _kCoalesce,
-    "ContainsExpression": _kContains,
-}
-_KERNEL_CHILDREN = {
-    "GetAttributeExpression": ("object",),
-    "GetItemExpression": ("container", "item"),
-    "FunctionCallExpression": ("function",),  # and its one argument
-    "ComparisonExpression": ("left", "right"),
-    "ArithmeticComparisonExpression": ("left", "right"),
-    "LogicExpression": ("left", "right"),
-    "UnaryExpression": ("right",),
-    "CoalesceExpression": ("left", "right"),
-    "ContainsExpression": ("container", "member"),
+_KERNELS: dict[str, tuple[Callable[..., Node], tuple[str, ...]]] = {  # a node's kernel and its children
+    "GetAttributeExpression": (_kGetAttribute, ("object",)),
+    "GetItemExpression": (_kGetItem, ("container", "item")),
+    "FunctionCallExpression": (_kFunctionCall, ("function",)),  # and its one argument
+    "ComparisonExpression": (_kComparison, ("left", "right")),
+    "ArithmeticComparisonExpression": (_kArithmeticComparison, ("left", "right")),
+    "LogicExpression": (_kLogic, ("left", "right")),
+    "UnaryExpression": (_kUnary, ("right",)),
+    "CoalesceExpression": (_kCoalesce, ("left", "right")),
+    "ContainsExpression": (_kContains, ("container", "member")),
 }
 _FOLDABLE = frozenset(_KERNELS) - {"LogicExpression"}
 """Nodes whose kernel gives a constant from constant children (``and``/``or`` give a column of truths)."""
@@ -662,13 +652,8 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
     else:
         mismatch = np.zeros(n, bool)
         present = ~a.null & ~b.null
-        if a.kind == "num":
-            if isinstance(right, Const):
-                compared = _compare_const(a, right.value, op)
-            elif isinstance(left, Const):
-                compared = _compare_const(b, left.value, _FLIPPED[op])
-            else:
-                compared = _compare_nums(a, b, op)
+        if a.kind == "num":  # two columns: a column against a constant took _ordered_const
+            compared = _compare_nums(a, b, op)
         elif a.kind == "time":
             x, y = a.values, b.values
             compared = {"ge": x >= y, "gt": x > y, "le": x <= y, "lt": x < y}[op]
