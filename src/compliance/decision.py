@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
     "OUTCOME_ORDER",
+    "RISK_BANDS",
     "Citation",
     "Decision",
     "Finding",
     "Obligation",
     "Risk",
+    "RiskBand",
     "RiskReason",
     "RuleStatus",
     "RulesetRef",
