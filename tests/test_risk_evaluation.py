@@ -309,15 +309,11 @@ def test_the_ranking_is_plain_json_with_percentiles(ranking: dict[str, dict]) ->
         assert r["band"] in ("low", "elevated", "high")
 
 
-# Open findings, not hidden: this case's evidence IS among the model's inputs, yet on its reported facts alone
-# it ranks just outside the top 4 % (菏泽 4.7 %): the "many campaigns" from one clinic and promoter are written
-# as 5 others, fewer than an ordinary promoter brings from one hospital in the synthetic data, so only the
-# abnormal sharing and the other platforms carry it. Issue 3 stays open on it; strict, so the suite says so the
-# day the model catches it (then delete its line here). The model card's scenario table shows it with its reasons.
-OPEN_FINDINGS = {
-    "heze-2022": "abnormal sharing, other platforms and 5 campaigns from one clinic and promoter rank 4.7 %, just "
-    "outside the top 4 % (an ordinary promoter brings more than 5 campaigns from one hospital)",
-}
+# Open findings, not hidden: a case whose evidence IS among the model's inputs but which, on its reported facts
+# alone, does not rank where expected is listed here with why, as a strict xfail, so the suite says so the day the
+# model catches it (then delete its line). None is open now; 菏泽 2022 was, while its "many campaigns" were written
+# as 5 others with no figure behind them (design entry 38). The model card's scenario table shows every case.
+OPEN_FINDINGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
