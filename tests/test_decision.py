@@ -85,6 +85,21 @@ def test_the_text_form_shows_outcome_findings_citations_obligations_and_provenan
         assert fragment in text
 
 
+def test_a_notebook_shows_a_decision_as_its_readable_account() -> None:
+    class Printer:  # IPython's pretty-printer protocol: _repr_pretty_(printer, cycle) calls printer.text
+        def __init__(self) -> None:
+            self.parts: list[str] = []
+
+        def text(self, part: str) -> None:
+            self.parts.append(part)
+
+    decision = evaluate(example(), stage="payout", blacklist=BLACKLIST)
+    shown = Printer()
+    decision._repr_pretty_(shown, cycle=False)
+    assert shown.parts == [str(decision)]
+    assert repr(decision).startswith("Decision(campaign_id='example-2025-0001'")  # repr stays the field dump
+
+
 def test_an_unevaluable_rule_says_it_could_not_check_and_does_not_accuse() -> None:
     decision = evaluate(example(), stage="payout")  # no blacklist supplied
     finding = next(f for f in decision.findings if f.rule_id == "cv2.blacklist.initiator")

@@ -201,3 +201,8 @@ class Decision(_Frozen):
         from compliance._report import render_decision
 
         return render_decision(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython and Jupyter show a decision left as a cell's value as its readable account (``str()``),
+        not as the one-line field dump of ``repr()``."""
+        printer.text("Decision(...)" if cycle else str(self))
