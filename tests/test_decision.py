@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -86,18 +87,29 @@ def test_the_text_form_shows_outcome_findings_citations_obligations_and_provenan
 
 
 def test_a_notebook_shows_a_decision_as_its_readable_account() -> None:
-    class Printer:  # IPython's pretty-printer protocol: _repr_pretty_(printer, cycle) calls printer.text
+    class Printer:  # IPython's pretty-printer protocol: text(), break_() and group()
         def __init__(self) -> None:
-            self.parts: list[str] = []
+            self.out = ""
 
         def text(self, part: str) -> None:
-            self.parts.append(part)
+            self.out += part
+
+        def break_(self) -> None:
+            self.out += "\n"
+
+        def group(self) -> contextlib.AbstractContextManager[None]:
+            return contextlib.nullcontext()
 
     decision = evaluate(example(), stage="payout", blacklist=BLACKLIST)
     shown = Printer()
     decision._repr_pretty_(shown, cycle=False)
-    assert shown.parts == [str(decision)]
+    assert shown.out == str(decision)
+    assert shown.out.startswith("Campaign example-2025-0001 at payout: REJECT") and "\n" in shown.out
     assert repr(decision).startswith("Decision(campaign_id='example-2025-0001'")  # repr stays the field dump
+    assert shown.out != repr(decision)
+    cyclic = Printer()
+    decision._repr_pretty_(cyclic, cycle=True)
+    assert cyclic.out == "Decision(...)"
 
 
 def test_an_unevaluable_rule_says_it_could_not_check_and_does_not_accuse() -> None:

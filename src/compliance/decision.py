@@ -204,5 +204,13 @@ class Decision(_Frozen):
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython and Jupyter show a decision left as a cell's value as its readable account (``str()``),
-        not as the one-line field dump of ``repr()``."""
-        printer.text("Decision(...)" if cycle else str(self))
+        not as the one-line field dump of ``repr()``. Lines are separate breaks, as IPython's own pretty
+        printer writes multi-line text, so the account stays indented inside a list or a dict."""
+        if cycle:
+            printer.text("Decision(...)")
+            return
+        with printer.group():
+            for index, line in enumerate(str(self).splitlines()):
+                if index:
+                    printer.break_()
+                printer.text(line)
