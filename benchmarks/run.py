@@ -158,10 +158,7 @@ def breakdown(campaigns: list[dict[str, Any]], blacklist: Blacklist) -> dict[str
     """Median µs of each step of a payout decision, done as ``evaluate`` does it, and of the whole call, timed
     in the same loop on each campaign with keyed ID hashes, so that drift in the machine's speed falls on all
     of them alike."""
-    from compliance._evaluate import _choose, _finding, conclude, input_digest
-    from compliance._version import __version__
-    from compliance.decision import Decision
-    from compliance.rules._ruleset import MISSING_REASONS
+    from compliance._evaluate import _choose, build_decision, explain, input_digest
 
     samples: dict[str, list[int]] = {name: [] for name in (*STEPS, WHOLE)}
     clock = time.perf_counter_ns
@@ -178,28 +175,12 @@ def breakdown(campaigns: list[dict[str, Any]], blacklist: Blacklist) -> dict[str
         rules = ruleset.rules_for("payout")
         statuses = [rule.status(facts) for rule in rules]
         t4 = clock()
-        outcome, obligations, flagged = conclude(rules, statuses)
-        findings = [
-            _finding(rule, facts, "fail", None)
-            if status == "fail"
-            else _finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS))
-            for rule, status in flagged
-        ]
+        outcome, obligations, findings = explain(rules, statuses, facts)
         t5 = clock()
         digest = input_digest(campaign)
         t6 = clock()
-        Decision._trusted(
-            campaign_id=campaign.campaign_id,
-            stage="payout",
-            outcome=outcome,
-            event_time=event_time,
-            findings=tuple(findings),
-            obligations=tuple(obligations),
-            rule_results={rule.id: status for rule, status in zip(rules, statuses, strict=True)},
-            ruleset=ruleset.ref,
-            library_version=__version__,
-            input_digest=digest,
-            risk=None,
+        build_decision(
+            campaign, "payout", event_time, ruleset, rules, statuses, outcome, obligations, findings, digest, None
         )
         t7 = clock()
         fresh = json.loads(json.dumps(data, ensure_ascii=False))

@@ -70,6 +70,16 @@ def evaluate(
     )
     rules = chosen.rules_for(stage)
     statuses = [rule.status(facts) for rule in rules]
+    outcome, obligations, findings = explain(rules, statuses, facts)
+    return build_decision(
+        parsed, stage, event_time, chosen, rules, statuses, outcome, obligations, findings, input_digest(parsed), risk
+    )
+
+
+def explain(
+    rules: Sequence[Rule], statuses: Sequence[str], facts: Facts
+) -> tuple[str, list[Obligation], list[Finding]]:
+    """The outcome, the obligations and a finding for each rule that failed or could not be evaluated."""
     outcome, obligations, flagged = conclude(rules, statuses)
     findings = [
         _finding(rule, facts, "fail", None)
@@ -77,17 +87,34 @@ def evaluate(
         else _finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS))
         for rule, status in flagged
     ]
+    return outcome, obligations, findings
+
+
+def build_decision(
+    campaign: Campaign,
+    stage: Stage,
+    event_time: Any,
+    ruleset: Ruleset,
+    rules: Sequence[Rule],
+    statuses: Sequence[str],
+    outcome: str,
+    obligations: Sequence[Obligation],
+    findings: Sequence[Finding],
+    digest: str,
+    risk: Any,
+) -> Decision:
+    """The Decision from what ``evaluate`` computed, with every rule's result (built without re-validation)."""
     return Decision._trusted(
-        campaign_id=parsed.campaign_id,
+        campaign_id=campaign.campaign_id,
         stage=stage,
         outcome=outcome,
         event_time=event_time,
         findings=tuple(findings),
         obligations=tuple(obligations),
         rule_results={rule.id: status for rule, status in zip(rules, statuses, strict=True)},
-        ruleset=chosen.ref,
+        ruleset=ruleset.ref,
         library_version=__version__,
-        input_digest=input_digest(parsed),
+        input_digest=digest,
         risk=risk,
     )
 
