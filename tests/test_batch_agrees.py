@@ -22,7 +22,6 @@ value as *not given*: the row's key is left out of the campaign, as a platform w
 from __future__ import annotations
 
 import json
-import types
 import uuid
 import warnings
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from compliance import Blacklist, CampaignError, Decision, RulesetNotFound
 from compliance._flat import FLAT_COLUMNS, flatten, unflatten
 from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, _frame, decision_for, evaluate_frame, format_obligations
 from compliance.batch._table import KINDS, _convert, text_dtype
+from compliance.blacklist import UNCHECKED
 from compliance.campaign import SHANGHAI, Campaign
 from compliance.rules import Catalog
 from compliance.rules._schema import Facts
@@ -750,7 +750,7 @@ def test_conditions_beyond_the_shipped_rules_agree(
             facts = Facts(
                 campaign,
                 stage,
-                types.SimpleNamespace(initiator=None, patient=None, payee=None),
+                UNCHECKED,
                 campaign.disclosure.__dict__,
             )
             for rule in ruleset.rules:

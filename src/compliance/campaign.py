@@ -85,6 +85,11 @@ def epoch_micros(value: datetime) -> int:
     return (_to_shanghai(value) - _EPOCH) // timedelta(microseconds=1)
 
 
+def from_epoch_micros(micros: int) -> datetime:
+    """The Asia/Shanghai time ``micros`` microseconds after the Unix epoch (the inverse of :func:`epoch_micros`)."""
+    return (_EPOCH + timedelta(microseconds=micros)).astimezone(SHANGHAI)
+
+
 Instant = Annotated[datetime, AfterValidator(_to_shanghai)]
 """A point in time; a naive value or a bare date means Asia/Shanghai."""
 

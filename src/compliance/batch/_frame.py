@@ -19,7 +19,7 @@ import pandas as pd
 
 from compliance._evaluate import Stage, _choose, _risk_model, conclude, evaluate
 from compliance._flat import unflatten
-from compliance.batch._table import KINDS, Table, _cell, build_table
+from compliance.batch._table import KINDS, Column, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import RulesetNotFound
@@ -48,8 +48,8 @@ SEPARATOR = ";"
 _NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
 _STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
 _STATUS_NAMES = {code: name for name, code in _STATUS.items()}
-_BANDS = np.asarray(RISK_BANDS, dtype=object)
-_BAND_CODES = {band: code for code, band in enumerate(_BANDS)}  # a band's code, as rules compare it
+_BANDS = np.asarray([*RISK_BANDS, None], dtype=object)  # indexed by a band's code; -1 (the last): none
+_BAND_CODES = {band: code for code, band in enumerate(RISK_BANDS)}  # a band's code, as rules compare it
 _RISK_BLOCK = 65_536
 """Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""
 _OBJECTS = ("initiator", "patient", "disclosure", "documents", "medical", "activity", "blacklist")
@@ -96,19 +96,20 @@ def evaluate_frame(
     scored = _risk(table, model, ok)
     source = _Source(table, blacklist, scored, stage)
     union: list[Rule] = []
-    under: dict[int, np.ndarray] = {}  # per rule: the rows whose ruleset has it
+    under: list[np.ndarray] = []  # per rule of the union: the rows whose ruleset has it
+    position: dict[int, int] = {}
     for index, chosen in enumerate(rulesets):
         rows = choice == index
         for rule in chosen.rules_for(stage):
-            if id(rule) not in under:
+            k = position.setdefault(id(rule), len(union))
+            if k == len(union):
                 union.append(rule)
-                under[id(rule)] = np.zeros(n, bool)
-            under[id(rule)] |= rows
-    position = {id(rule): k for k, rule in enumerate(union)}
+                under.append(np.zeros(n, bool))
+            under[k] |= rows
     statuses = np.zeros((n, len(union)), np.int8)
     for k, rule in enumerate(union):
-        if under[id(rule)].any():
-            statuses[:, k] = _rule_status(rule, source, stage, under[id(rule)])
+        if under[k].any():
+            statuses[:, k] = _rule_status(rule, source, stage, under[k])
     out = _assemble(statuses, choice, rulesets, union, position, stage, ok)
     out["risk_score"] = scored["risk_score"] if scored is not None else np.full(n, np.nan)
     out["risk_band"] = scored["risk_band"] if scored is not None else np.full(n, None, dtype=object)
@@ -183,8 +184,7 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
     scorer = _risk_model(model)
     n = table.n
     scores = np.full(n, np.nan)
-    bands = np.full(n, None, dtype=object)
-    band_codes = np.full(n, -1, np.int64)  # the band as an index into _BANDS, for the rules (see Vec.codes)
+    band_codes = np.full(n, -1, np.int64)  # the band as an index into RISK_BANDS (-1: none), as rules read it
     reasons = np.full(n, "", dtype=object)
     readable = np.flatnonzero(ok)
     for start in range(0, len(readable), _RISK_BLOCK):  # in blocks: the feature matrices stay small
@@ -192,18 +192,17 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
         if not hasattr(scorer, "_ranked"):  # a model of another kind: one campaign at a time, as evaluate() does
             for i in rows:
                 risk = scorer.score_campaign(table.campaign(int(i)))
-                scores[i], bands[i], band_codes[i] = risk.score, risk.band, _BAND_CODES[risk.band]
+                scores[i], band_codes[i] = risk.score, _BAND_CODES[risk.band]
                 reasons[i] = SEPARATOR.join(r.feature for r in risk.reasons)
             continue
         features = scorer._input_features(_risk_inputs(table, rows, scorer.reference_))
         score, band, order, picked = scorer._ranked(features, 3)
         scores[rows] = score
-        bands[rows] = _BANDS[band]
         band_codes[rows] = band
         reasons[rows] = _reason_texts(order, picked, scorer.feature_names_)
     return {
         "risk_score": scores,
-        "risk_band": bands,
+        "risk_band": _BANDS[band_codes],
         "band_codes": band_codes,
         "risk_reasons": reasons,
         "scored": ok.copy(),
@@ -231,8 +230,7 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
         return np.where(column.null[rows], np.nan, (~values if negate else values).astype(float))
 
     has_payout = table.payout[rows]
-    categories = pd.Series(columns["medical.diagnosis_category"].values[rows], dtype=object)
-    typical = categories.map(dict(reference.typical_target)).to_numpy(dtype=float, na_value=np.nan)
+    typical = _by_code(columns["medical.diagnosis_category"], rows, dict(reference.typical_target), np.nan)
     lists = columns["other_platform_campaign_ids"].values[rows]
     history = reference.history
     if history.documents or history.pairs:
@@ -246,7 +244,7 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
     else:  # nothing to compare with (History.reuse and pair_count): no need to read the ids themselves
         reuse = np.full(len(rows), np.nan)
         pairs = np.where(columns["promoter_id"].null[rows], 0.0, np.nan)
-    payee = columns["payout.payee"].values[rows]
+    payee_other = _by_code(columns["payout.payee"], rows, {"other": 1.0}, 0.0)
     return {
         "target": number("target_amount"),
         "raised": number("raised_amount"),
@@ -268,12 +266,21 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
         "has_payout": has_payout.astype(float),
         "payout_at": np.where(has_payout, number("payout.requested_at"), np.nan),
         "payout_amount": np.where(has_payout, number("payout.amount"), np.nan),
-        "payee_other": np.where(has_payout, (payee == "other").astype(float), np.nan),
+        "payee_other": np.where(has_payout, payee_other, np.nan),
         "document_reuse": reuse,
         "pair_campaigns": pairs,
         "no_medical_proof": flag("documents.medical_proof", negate=True),
         "edit_traces": flag("documents.edit_traces_detected"),
     }
+
+
+def _by_code(column: Column, rows: np.ndarray, mapping: Mapping[str, float], default: float) -> np.ndarray:
+    """``mapping`` of each row's value in a column of allowed values (``default`` for others and none), read
+    through the column's codes: one lookup per distinct value, not per row."""
+    assert column.codes is not None  # columns of allowed values are always encoded (build_table)
+    by_code = np.array([*(mapping.get(value, default) for value in column.spellings), default], dtype=float)
+    values: np.ndarray = by_code[column.codes[rows]]
+    return values
 
 
 def _unset(values: np.ndarray) -> np.ndarray:
@@ -331,8 +338,8 @@ class _Source(Columns):
         if path == "risk.band":
             if self.risk is None:
                 return Vec("str", np.full(n, None, dtype=object), np.ones(n, bool), codes=np.full(n, -1), spellings={})
-            bands = self.risk["risk_band"]
-            return Vec("str", bands, _unset(bands), codes=self.risk["band_codes"], spellings=_BAND_CODES)
+            codes = self.risk["band_codes"]
+            return Vec("str", self.risk["risk_band"], codes < 0, codes=codes, spellings=_BAND_CODES)
         if path == "risk.score":
             if self.risk is None:
                 return Vec("num", np.zeros(n, np.int64), np.ones(n, bool), scale=6)

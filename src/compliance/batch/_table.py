@@ -17,7 +17,7 @@ import itertools
 import re
 from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
@@ -27,12 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
-from compliance.campaign import SHANGHAI, Campaign, epoch_micros
+from compliance.blacklist import _HEX64
+from compliance.campaign import Campaign, epoch_micros, from_epoch_micros
 from compliance.errors import CampaignError
 
 __all__ = ["Column", "Encoded", "Table", "build_table"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MONEY_TEXT = re.compile(r"^\d{1,13}(?:\.\d{1,2})?$")
 _COUNT_TEXT = re.compile(r"^\d{1,15}$")
 _TIME_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
@@ -184,7 +184,7 @@ def _to_python(kind: str, value: Any) -> Any:
     if kind == "bool":
         return bool(value)
     if kind == "time":
-        return (_EPOCH + timedelta(microseconds=int(value))).astimezone(SHANGHAI)
+        return from_epoch_micros(int(value))
     return value
 
 
@@ -228,19 +228,20 @@ def build_table(
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
             null = np.require(null, requirements="W")
+            suspect |= bad
             if isinstance(values, Encoded):
                 columns[path] = Column("str", None, null, encoded=values)
-                suspect |= bad
                 continue
             if not isinstance(values, np.ndarray):  # text kept in its pandas form (see Column)
                 columns[path] = Column("str", None, null, raw=values)
-                suspect |= bad
                 continue
             values = np.require(values, requirements="W")
-            suspect |= bad
+        elif kind == "literal":  # absent: still encoded (every code -1), so readers need no other form
+            columns[path] = Column("str", None, np.ones(n, bool), encoded=Encoded(np.full(n, -1, np.int64), {}))
+            continue
         else:
             values, null = _empty(kind, n), np.ones(n, bool)
-        columns[path] = Column("str" if kind in ("literal", "hash") else kind, values, null)
+        columns[path] = Column("str" if kind == "hash" else kind, values, null)
     for path in _REQUIRED:
         suspect |= columns[path].null
     payout = np.zeros(n, bool)
@@ -359,7 +360,8 @@ def _convert(
     if kind == "hash":  # kept as given (no Python string per cell): only looked up in the blacklist
         kept: Any = series.array
         return kept, null, _hash_suspects(series, null)
-    if kind == "literal" and allowed is not None:
+    if kind == "literal":
+        assert allowed is not None  # every literal column has its allowed values (KINDS)
         return _literal(series, null, allowed)
     if kind == "money":
         values, bad = _money(series, null)
@@ -370,7 +372,7 @@ def _convert(
     elif kind == "time":
         values, bad = _time(series, null)
     else:
-        text, bad = _text(series, null, kind, allowed)
+        text, bad = _text(series, null)
         if text is None:  # a pandas string dtype: kept as given until something reads it
             kept = series.array
             return kept, null, bad & ~null
@@ -391,7 +393,7 @@ def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
         text = series.where(is_str, "").astype(str)
-        ok = text.str.fullmatch(r"[0-9a-f]{64}").fillna(False).to_numpy(bool)
+        ok = text.str.fullmatch(_HEX64.pattern).fillna(False).to_numpy(bool)
     suspect: np.ndarray = ~ok & ~null
     return suspect
 
@@ -515,9 +517,7 @@ def _micros(stamps: pd.Series, skip: np.ndarray) -> np.ndarray:
     return values
 
 
-def _text(
-    series: pd.Series, null: np.ndarray, kind: str, allowed: tuple[str, ...] | None
-) -> tuple[np.ndarray | None, np.ndarray]:
+def _text(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     """(values, suspect); values None for a pandas string dtype, which the column keeps as it is."""
     string_dtype = text_dtype(series.dtype)
     values: Any = None
@@ -530,7 +530,7 @@ def _text(
         else:
             is_str = np.fromiter((type(v) is str for v in values), bool, len(values))
     ok = is_str.copy()
-    if kind == "str" and series.name in ("campaign_id", "platform"):
+    if series.name in ("campaign_id", "platform"):
         text = series if string_dtype else series.where(is_str, "").astype(str)
         ok &= text.str.len().fillna(0).to_numpy() > 0
     return values, ~ok & ~null

@@ -55,7 +55,6 @@ __all__ = [
     "rank_scenarios",
 ]
 
-BANDS = RISK_BANDS
 HELD_OUT_ROWS = 200_000
 HELD_OUT_SEED = 20_261_123
 """Fresh synthetic campaigns for held-out metrics and as the scenarios' reference population (the default
@@ -181,7 +180,7 @@ def evaluate_scores(
         result["model"] = str(getattr(model, "model_name", type(model).__name__))
         result["thresholds"] = {k: float(v) for k, v in model.thresholds_.items()}
         bands = [model.band(float(v)) for v in s]
-        result["bands"] = {band: bands.count(band) / n for band in BANDS}
+        result["bands"] = {band: bands.count(band) / n for band in RISK_BANDS}
     return result
 
 

@@ -49,7 +49,6 @@ from compliance.risk._features import (
 
 __all__ = ["RiskModel"]
 
-BANDS = RISK_BANDS
 NOT_APPLICABLE_WHEN: tuple[tuple[str, str], ...] = (("target_over_estimate", "no_cost_estimate"),)
 """(feature, flag): where the flag is 1 the feature does not apply (no estimate, no ratio). The model fills it
 with its typical legitimate value, so it contributes exactly nothing and the flag alone carries the absence:
@@ -359,7 +358,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         scores, bands, order, picked = self._ranked(features, top)
         names = np.asarray(self.feature_names_, dtype=object)
-        columns: dict[str, Any] = {"risk_score": scores, "risk_band": np.asarray(BANDS, dtype=object)[bands]}
+        columns: dict[str, Any] = {"risk_score": scores, "risk_band": np.asarray(RISK_BANDS, dtype=object)[bands]}
         for k in range(top):
             present = np.isfinite(picked[:, k])
             columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], np.array(None, dtype=object))

@@ -113,21 +113,7 @@ def compile_vector(expression: Any, params: Any, stage: str) -> Evaluator:
 
 def _check(expression: Any) -> None:
     """Refuse, at compile time, node types the evaluator does not know (so a rule falls back at once)."""
-    known = {
-        "ArrayExpression",
-        "SymbolExpression",
-        "GetAttributeExpression",
-        "GetItemExpression",
-        "ComparisonExpression",
-        "ArithmeticComparisonExpression",
-        "LogicExpression",
-        "UnaryExpression",
-        "CoalesceExpression",
-        "ContainsExpression",
-        "TernaryExpression",
-        "FunctionCallExpression",
-        "ComprehensionExpression",
-    }
+    known = {*_KERNELS, "ArrayExpression", "SymbolExpression", "TernaryExpression", "ComprehensionExpression"}
     name = type(expression).__name__
     if name not in known and not (isinstance(expression, ast.LiteralExpressionBase) and expression.is_reduced):
         raise Unsupported(name)
@@ -192,7 +178,7 @@ class _Compiler:
         if name == "SymbolExpression":
             return self._symbol(node, env)
         if name == "ArrayExpression":
-            return self._items([(None, self.compile(m, env)) for m in node.value], tuple_of_all=True)
+            return self._items([(None, self.compile(m, env)) for m in node.value])
         if name == "ComprehensionExpression":
             return self._comprehension(node, env)
         if name == "TernaryExpression":
@@ -240,15 +226,13 @@ class _Compiler:
             scope = {**env, node.variable: value}
             condition = None if node.condition is None else self.compile(node.condition, scope)
             members.append((condition, self.compile(node.result, scope)))
-        return self._items(members, tuple_of_all=False)
+        return self._items(members)
 
     @staticmethod
-    def _items(members: list[tuple[Compiled | None, Compiled]], tuple_of_all: bool) -> Compiled:
+    def _items(members: list[tuple[Compiled | None, Compiled]]) -> Compiled:
         """A list unrolled: a constant tuple when every member is constant (with the members whose
         condition holds, for a comprehension), else :class:`Items` built at each call."""
         if all((c is None or isinstance(c, Const)) and isinstance(r, Const) for c, r in members):
-            if tuple_of_all:
-                return Const(tuple(r.value for _, r in members))  # type: ignore[union-attr]
             return Const(tuple(r.value for c, r in members if c is None or c.value))  # type: ignore[union-attr]
 
         def run(columns: Columns) -> Node:
@@ -287,24 +271,9 @@ def _fold(kernel: Callable[..., Node], children: list[Compiled]) -> Compiled:
 
 
 def _plan(kernel: Callable[..., Node], children: list[Compiled]) -> Evaluator:
-    """The closure that evaluates a node's children (constants as they are) and then its kernel."""
-    if len(children) == 1:
-        (only,) = children
-        return _plan1(kernel, only)
-    if len(children) == 2:
-        left, right = children
-        if isinstance(left, Const):
-            return _plan1(lambda columns, value: kernel(columns, left, value), right)
-        if isinstance(right, Const):
-            return lambda columns: kernel(columns, left(columns), right)
-        return lambda columns: kernel(columns, left(columns), right(columns))
+    """The closure that evaluates a node's children (constants as they are) and then its kernel. It runs once
+    per rule and chunk, not per row, so one general form serves every arity."""
     return lambda columns: kernel(columns, *(c if isinstance(c, Const) else c(columns) for c in children))
-
-
-def _plan1(kernel: Callable[..., Node], child: Compiled) -> Evaluator:
-    if isinstance(child, Const):
-        return lambda columns: kernel(columns, child)
-    return lambda columns: kernel(columns, child(columns))
 
 
 # -- kernels: a node's value from its children's -----------------------------------------------------------
@@ -323,10 +292,7 @@ def _kGetAttribute(node: Any, columns: Columns, obj: Node) -> Node:
     if not obj.null.any():
         return _with_err(child, obj.err)
     err = obj.err if node.safe else _or(obj.err, obj.null)
-    null = child.null | obj.null
-    return Vec(
-        child.kind, child.values, null, _or(child.err, err), child.scale, child.path, child.codes, child.spellings
-    )
+    return dataclasses.replace(child, null=child.null | obj.null, err=_or(child.err, err))
 
 
 def _kGetItem(node: Any, columns: Columns, container: Node, item: Node) -> Node:
