@@ -39,9 +39,18 @@ def _key_bytes(key: bytes | str) -> bytes:
     return raw
 
 
+def _id_bytes(normalised: str) -> bytes:
+    """An identity number as UTF-8; one that is not valid Unicode is refused without echoing any of it
+    (``UnicodeEncodeError`` would hold the whole number)."""
+    try:
+        return normalised.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BlacklistError("an identity number is not valid Unicode (it holds a lone surrogate)") from None
+
+
 def hash_id_number(id_number: str, key: bytes | str) -> str:
     """The keyed hash of an identity number (trimmed, upper-cased), as 64 lower-case hex digits."""
-    return hmac.new(_key_bytes(key), normalise_id_number(id_number).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_key_bytes(key), _id_bytes(normalise_id_number(id_number)), hashlib.sha256).hexdigest()
 
 
 class Blacklist:
@@ -111,7 +120,7 @@ class Blacklist:
 
     def _keyed(self, normalised: str) -> str:
         mac = self._mac.copy()
-        mac.update(normalised.encode("utf-8"))
+        mac.update(_id_bytes(normalised))
         return mac.hexdigest()
 
     def match(self, campaign: Campaign) -> Match:

@@ -29,6 +29,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from compliance.errors import CampaignError, FieldProblem
 
@@ -77,6 +78,20 @@ def _to_shanghai(value: datetime) -> datetime:
     return value.astimezone(SHANGHAI)
 
 
+def _instant(value: datetime) -> datetime:
+    """A time as Asia/Shanghai, refused when it or its UTC time falls outside the years 1 to 9999."""
+    if 1 < value.year < 9999:  # an offset is less than a day: no conversion can leave the calendar
+        return _to_shanghai(value)
+    try:
+        shanghai = _to_shanghai(value)
+        shanghai.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "the time lies outside the years 1 to 9999 in Asia/Shanghai or in UTC"
+        ) from None
+    return shanghai
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -90,8 +105,41 @@ def from_epoch_micros(micros: int) -> datetime:
     return (_EPOCH + timedelta(microseconds=micros)).astimezone(SHANGHAI)
 
 
-Instant = Annotated[datetime, AfterValidator(_to_shanghai)]
-"""A point in time; a naive value or a bare date means Asia/Shanghai."""
+Instant = Annotated[datetime, AfterValidator(_instant)]
+"""A point in time; a naive value or a bare date means Asia/Shanghai. Both its Asia/Shanghai and its UTC
+time must lie within the years 1 to 9999 (``datetime_out_of_range`` otherwise)."""
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode, i.e. holds no lone surrogate (which no encoding can write)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unicode(value: str) -> str:
+    if not _is_unicode(value):
+        raise PydanticCustomError("string_unicode", "the text is not valid Unicode (it holds a lone surrogate)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+"""Text that is valid Unicode: a lone surrogate (``"\\udcff"``, which Python allows in a ``str`` but no
+encoding can write) is refused (``string_unicode``), so every text can be hashed, digested and printed."""
+
+
+def _ordered(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        raise PydanticCustomError("tuple_type", "Input should be a list or tuple: a set has no order")
+    return value
+
+
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_ordered)]
+"""An ordered list of texts; a ``set`` is refused, as its order (and so the input digest) differs by process."""
 
 
 def normalise_id_number(number: str) -> str:
@@ -101,6 +149,7 @@ def normalise_id_number(number: str) -> str:
 
 def _normalise_id(value: Any) -> Any:
     if isinstance(value, str):
+        _unicode(value)
         value = normalise_id_number(value)
         if not value:
             raise ValueError("an identity number cannot be empty")
@@ -108,8 +157,20 @@ def _normalise_id(value: Any) -> Any:
 
 
 IdNumber = Annotated[SecretStr, BeforeValidator(_normalise_id)]
-Count = Annotated[int, Field(ge=0)]
-"""A count of things the platform observed; ``None`` where the export does not say (unknown, not zero)."""
+COUNT_LIMIT = 2**63 - 1
+"""The largest count (a signed 64-bit integer, as tables store counts)."""
+
+
+def _not_bool(value: Any) -> Any:
+    kind = type(value)
+    if kind is bool or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")):  # numpy's, unimported
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=COUNT_LIMIT)]
+"""A count of things the platform observed; ``None`` where the export does not say (unknown, not zero).
+A boolean is refused (as for money), and so is a count above :data:`COUNT_LIMIT`."""
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -179,12 +240,12 @@ class Medical(_Model):
     """The illness and its treatment, as the platform recorded them."""
 
     diagnosis_category: DiagnosisCategory | None = None
-    diagnosis: str | None = None
+    diagnosis: Text | None = None
     """Free text as written on the campaign; kept for people, not used as a model feature."""
-    hospital_id: str | None = None
+    hospital_id: Text | None = None
     estimated_cost: Money | None = None
     """The treating hospital's itemised cost estimate (预估治疗费用), when one was given."""
-    document_hashes: tuple[str, ...] = ()
+    document_hashes: Texts = ()
     """Content hashes of the medical documents submitted (to find the same record on other campaigns)."""
 
 
@@ -235,8 +296,8 @@ class Campaign(_Model):
     (Decimal('50000.00'), 'Asia/Shanghai')
     """
 
-    campaign_id: Annotated[str, Field(min_length=1)]
-    platform: Annotated[str, Field(min_length=1)]
+    campaign_id: Annotated[Text, Field(min_length=1)]
+    platform: Annotated[Text, Field(min_length=1)]
     created_at: Instant
     target_amount: Money
     raised_amount: Money = Decimal("0.00")
@@ -247,9 +308,9 @@ class Campaign(_Model):
     payout: Payout | None = None
     medical: Medical = Medical()
     activity: Activity = Activity()
-    promoter_id: str | None = None
+    promoter_id: Text | None = None
     """The offline staff member or promoter who brought the campaign in, if any (a platform id)."""
-    other_platform_campaign_ids: tuple[str, ...] = ()
+    other_platform_campaign_ids: Texts = ()
     """Campaigns for the same patient found on other platforms."""
 
     @classmethod
@@ -282,7 +343,12 @@ def field_problems(error: ValidationError) -> list[FieldProblem]:
     """Turn pydantic's error records into problems that never carry the input value."""
     problems = []
     for record in error.errors(include_input=False, include_url=False):
-        loc = ".".join(str(part) for part in record["loc"]) or "(campaign)"
+        loc = ".".join(_printable(str(part)) for part in record["loc"]) or "(campaign)"
         message = record["msg"].removeprefix("Value error, ")
         problems.append(FieldProblem(loc, record["type"], message))
     return problems
+
+
+def _printable(text: str) -> str:
+    """A location part (an unknown key may be anything) with any lone surrogate escaped, so errors print."""
+    return text if _is_unicode(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -17,7 +17,7 @@ import itertools
 import re
 from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
 from compliance.blacklist import _HEX64
-from compliance.campaign import Campaign, epoch_micros, from_epoch_micros
+from compliance.campaign import DECIMAL_CONTEXT, Campaign, _is_unicode, epoch_micros, from_epoch_micros
 from compliance.errors import CampaignError
 
 __all__ = ["Column", "Encoded", "Table", "build_table"]
@@ -42,6 +42,10 @@ _RAW_ID_COLUMNS = ("initiator.id_number", "patient.id_number", "payout.payee_id_
 _REQUIRED = ("campaign_id", "platform", "created_at", "target_amount")
 _PAYOUT_REQUIRED = ("payout.amount", "payout.payee", "payout.requested_at")
 _PAYOUT = tuple(c for c in FLAT_COLUMNS if c.startswith("payout."))
+_FIRST_MICROS = epoch_micros(datetime(1, 1, 2, tzinfo=UTC))
+_LAST_MICROS = epoch_micros(datetime(9999, 12, 30, tzinfo=UTC))
+"""Times checked per column lie within these (UTC); times nearer the calendar's ends are read by the schema,
+which refuses one that Asia/Shanghai or UTC cannot write."""
 
 
 def _kind(path: str, annotation: Any) -> tuple[str, tuple[str, ...] | None]:
@@ -178,7 +182,7 @@ class Table:
 
 def _to_python(kind: str, value: Any) -> Any:
     if kind == "money":
-        return Decimal(int(value)).scaleb(-2)
+        return Decimal(int(value)).scaleb(-2, context=DECIMAL_CONTEXT)
     if kind == "count":
         return int(value)
     if kind == "bool":
@@ -317,8 +321,15 @@ def _cell(value: Any) -> Any:
         return None
     if isinstance(value, float) and value != value:
         return None
+    if isinstance(value, np.datetime64):  # .item() of one in nanoseconds is an int, not a time
+        value = pd.Timestamp(value)
+        if value is pd.NaT:
+            return None
     if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime(warn=False)
+        try:
+            return value.to_pydatetime(warn=False)
+        except (ValueError, OverflowError):  # beyond Python's calendar: as text, which the schema refuses
+            return value.isoformat()
     if isinstance(value, np.generic):
         item = value.item()
         return None if isinstance(item, float) and item != item else item
@@ -327,7 +338,7 @@ def _cell(value: Any) -> Any:
 
 def _from_python(kind: str, value: Any) -> Any:
     if kind == "money":
-        return int(value.scaleb(2))
+        return int(value.scaleb(2, context=DECIMAL_CONTEXT))
     if kind == "time":
         return epoch_micros(value)
     return value
@@ -392,7 +403,7 @@ def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
         ok: np.ndarray = length & series.str.lstrip("0123456789abcdef").eq("").to_numpy(bool, na_value=False)
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
-        text = series.where(is_str, "").astype(str)
+        text = _as_text(series.where(is_str, ""))
         ok = text.str.fullmatch(_HEX64.pattern).fillna(False).to_numpy(bool)
     suspect: np.ndarray = ~ok & ~null
     return suspect
@@ -416,7 +427,7 @@ def _money(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         values = np.where(exact, fen, 0).astype(np.int64)
         return values, ~exact & ~null
     if _is_text(series):
-        text = series.where(~null, "0").astype(str)
+        text = _as_text(series.where(~null, "0"))
         ok = text.str.fullmatch(_MONEY_TEXT.pattern).to_numpy(bool)
         # At most 15 significant digits (13 whole, 2 decimal): the nearest double, times 100, is within
         # 0.2 fen of the exact amount in fen, so rounding it gives the exact number of fen.
@@ -427,8 +438,8 @@ def _money(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def _money_cell(value: Any) -> Any:
     if isinstance(value, Decimal) and value.is_finite() and not value.is_signed():
-        fen = value.scaleb(2)
-        if fen == fen.to_integral_value() and value < _MONEY_LIMIT:
+        fen = value.scaleb(2, context=DECIMAL_CONTEXT)  # the caller's context may round: never use it
+        if fen == fen.to_integral_value(context=DECIMAL_CONTEXT) and value < _MONEY_LIMIT:
             return int(fen)
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 0 <= value < _MONEY_LIMIT:
         return int(value) * 100
@@ -445,7 +456,7 @@ def _count(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]
             exact = (numbers >= 0) & (numbers < 2.0**53) & (np.floor(numbers) == numbers)
         return np.where(exact, numbers, 0).astype(np.int64), ~exact & ~null
     if _is_text(series):
-        text = series.where(~null, "0").astype(str)
+        text = _as_text(series.where(~null, "0"))
         ok = text.str.fullmatch(_COUNT_TEXT.pattern).to_numpy(bool)
         return text.where(ok, "0").astype(np.int64).to_numpy(), ~ok & ~null
     return _per_cell(series, null, _count_cell, np.int64)
@@ -480,12 +491,18 @@ def _bool_cell(value: Any) -> Any:
 
 
 def _time(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values, bad = _time_values(series, null)
+    outside = (values < _FIRST_MICROS) | (values > _LAST_MICROS)  # pandas' calendar is wider than Python's
+    return values, bad | (outside & ~null)
+
+
+def _time_values(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         stamps = series.dt.tz_convert("UTC").dt.tz_localize(None)
     elif pd.api.types.is_datetime64_dtype(series.dtype):
         stamps = _shanghai_to_utc(series)
     elif _is_text(series):
-        text = series.where(~null, "1970-01-01").astype(str)
+        text = _as_text(series.where(~null, "1970-01-01"))
         ok = text.str.fullmatch(_TIME_TEXT).to_numpy(bool)
         aware = ok & text.str.contains(r"(?:Z|[+-]\d{2}:\d{2})$", regex=True).to_numpy(bool)
         stamps = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us]")
@@ -530,14 +547,20 @@ def _text(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray | None, np.nd
         else:
             is_str = np.fromiter((type(v) is str for v in values), bool, len(values))
     ok = is_str.copy()
+    if getattr(series.dtype, "storage", None) != "pyarrow":  # Arrow's text is valid UTF-8 by construction
+        cells = values if values is not None else series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+        ok &= ~_unicode_suspects(cells, is_str)
     if series.name in ("campaign_id", "platform"):
-        text = series if string_dtype else series.where(is_str, "").astype(str)
+        text = series if string_dtype else _as_text(series.where(is_str, ""))
         ok &= text.str.len().fillna(0).to_numpy() > 0
     return values, ~ok & ~null
 
 
 def _literal(series: pd.Series, null: np.ndarray, allowed: tuple[str, ...]) -> tuple[Encoded, np.ndarray, np.ndarray]:
     """A column of allowed values, dictionary-encoded; a value that is not one of them is suspect."""
+    if series.dtype == object:  # a cell may be anything, unhashable too (a list): only text is looked up
+        is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
+        series = series.where(is_str, None)
     codes, found = pd.factorize(series)  # one hashing pass: -1 where missing
     spellings: dict[str, int] = {}
     recode = np.full(len(found) + 1, -1, np.int64)  # the last entry: code -1 stays -1
@@ -551,14 +574,18 @@ def _literal(series: pd.Series, null: np.ndarray, allowed: tuple[str, ...]) -> t
 def _tuples(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(series)
     raw = series.to_numpy(dtype=object)
-    if set(map(type, raw)) <= {tuple} and set(map(type, itertools.chain.from_iterable(raw))) <= {str}:
+    if (
+        set(map(type, raw)) <= {tuple}
+        and set(map(type, itertools.chain.from_iterable(raw))) <= {str}
+        and _is_unicode("".join(itertools.chain.from_iterable(raw)))
+    ):
         return raw.copy(), np.zeros(n, bool), np.zeros(n, bool)  # the common case: tuples of text already
     values = np.empty(n, dtype=object)
     bad = np.zeros(n, bool)
     for i, value in enumerate(raw):
         if isinstance(value, (tuple, list, np.ndarray)):
             items = tuple(v.item() if isinstance(v, np.str_) else v for v in value)
-            if all(type(v) is str for v in items):
+            if all(type(v) is str and _is_unicode(v) for v in items):
                 values[i] = items
                 continue
         elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
@@ -586,6 +613,28 @@ def _per_cell(series: pd.Series, null: np.ndarray, convert: Any, dtype: Any) -> 
         else:
             values[i] = converted
     return values, bad
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """``series.astype(str)``; a cell whose text is not valid Unicode (a lone surrogate, which Arrow's text
+    refuses) becomes "", which no column check accepts, so the schema reads that row and says why."""
+    try:
+        return series.astype(str)
+    except UnicodeEncodeError:
+        texts = [str(value) for value in series.to_numpy(dtype=object)]
+        return pd.Series([text if _is_unicode(text) else "" for text in texts], index=series.index).astype(str)
+
+
+def _unicode_suspects(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
+    """Which text cells are not valid Unicode (a lone surrogate): one join of the column, then, only if that
+    fails to encode, each cell."""
+    texts = values[is_str]
+    joined = "".join(texts)
+    if joined.isascii() or _is_unicode(joined):
+        return np.zeros(len(values), bool)
+    bad = np.zeros(len(values), bool)
+    bad[np.flatnonzero(is_str)] = [not _is_unicode(text) for text in texts]
+    return bad
 
 
 def text_dtype(dtype: Any) -> bool:
