@@ -32,6 +32,7 @@ import itertools
 import json
 import re
 import typing
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +46,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from compliance._flat import FLAT_COLUMNS
+from compliance._yaml import QUOTE_CHARS, quote
 from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
 from compliance.errors import ComplianceError, RuleProblem
@@ -104,6 +106,8 @@ _GROUPS = frozenset(column.split(".")[0] for column in FLAT_COLUMNS if "." in co
 
 
 def _suggestion(name: str, candidates: Any) -> str:
+    if len(name) > 2 * QUOTE_CHARS:  # difflib is quadratic in the name's length; no column name is this long
+        return ""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -159,7 +163,7 @@ def _text_keys(value: Any) -> Any:
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
-                raise ValueError(f"the key {key!r} is not text; {_YAML_HINT}")
+                raise ValueError(f"the key {quote(key)} is not text; {_YAML_HINT}")
     return value
 
 
@@ -209,7 +213,7 @@ class _MappingFile(_Data):
         if isinstance(value, list):
             for item in value:
                 if not isinstance(item, str):
-                    raise ValueError(f"the item {item!r} is not text; {_YAML_HINT}")
+                    raise ValueError(f"the item {quote(item)} is not text; {_YAML_HINT}")
         return value
 
 
@@ -219,6 +223,7 @@ def _check(spec: _MappingFile, doc: YamlDocument) -> list[RuleProblem]:
 
     def problem(loc: tuple[str | int, ...], code: str, message: str) -> None:
         where = ".".join(str(part) for part in loc)
+        where = where if len(where) <= QUOTE_CHARS else where[: QUOTE_CHARS - 1] + "…"
         problems.append(RuleProblem(str(doc.path), doc.line_of(loc), None, code, f"{where}: {message}"))
 
     sources: dict[str, str] = {}
@@ -228,18 +233,18 @@ def _check(spec: _MappingFile, doc: YamlDocument) -> list[RuleProblem]:
             problem(("columns", source), "column", f"hash_with_key maps to one of {sorted(_HASHED.values())}")
         elif target not in COLUMN_TYPES:
             hint = _suggestion(target, FLAT_COLUMNS)
-            problem(("columns", source), "column", f"{target!r} is not a flat column{hint}")
+            problem(("columns", source), "column", f"{quote(target)} is not a flat column{hint}")
         elif target in sources:
-            problem(("columns", source), "conflict", f"{target!r} is already mapped from {sources[target]!r}")
+            problem(("columns", source), "conflict", f"{quote(target)} is already mapped from {quote(sources[target])}")
         sources.setdefault(target, source)
     for index, name in enumerate(spec.ignore):
         if name in spec.columns:
-            problem(("ignore", index), "conflict", f"{name!r} is both mapped and ignored")
+            problem(("ignore", index), "conflict", f"{quote(name)} is both mapped and ignored")
     for target in spec.constants:
         if target not in COLUMN_TYPES:
             problem(("constants", target), "column", f"not a flat column{_suggestion(target, FLAT_COLUMNS)}")
         elif target in sources:
-            problem(("constants", target), "conflict", f"{target!r} is also mapped from {sources[target]!r}")
+            problem(("constants", target), "conflict", f"{quote(target)} is also mapped from {quote(sources[target])}")
     for section in ("values", "parse", "separators"):
         for key in getattr(spec, section):
             if key not in COLUMN_TYPES and key not in _TYPES:
@@ -248,7 +253,7 @@ def _check(spec: _MappingFile, doc: YamlDocument) -> list[RuleProblem]:
     for key, converter in spec.parse.items():
         if isinstance(converter, str) and converter not in _CONVERTERS:
             known = ", ".join([*_CONVERTERS, "{datetime: <strptime pattern>}"])
-            problem(("parse", key), "converter", f"unknown converter {converter!r} (known: {known})")
+            problem(("parse", key), "converter", f"unknown converter {quote(converter)} (known: {known})")
             continue
         name = "datetime" if isinstance(converter, _DatetimeSpec) else converter
         serves = frozenset({"datetime"}) if isinstance(converter, _DatetimeSpec) else _CONVERTERS[converter][1]
@@ -443,7 +448,7 @@ class Mapping:
         if not unknown or self._unmapped == "ignore":
             return
         known = [*self._rules, *self._ignore]
-        names = ", ".join(f"{c!r}{_suggestion(c, known)}" for c in unknown)
+        names = ", ".join(f"{quote(c)}{_suggestion(c, known)}" for c in unknown)
         if self.source == "(no mapping)":
             raise ExportError(f"not flat schema columns: {names}; read the export with a mapping (see docs/exports.md)")
         raise ExportError(
@@ -553,8 +558,42 @@ def _infer_format(path: Path) -> str:
 
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.suffix.lower() == ".gz":
-        return typing.cast(IO[bytes], gzip.open(path, "rb"))
+        return typing.cast(IO[bytes], io.BufferedReader(_Inflating(path)))
     return open(path, "rb")
+
+
+class _DamagedStream(ExportError):
+    """A compressed file that cannot be read on; :func:`_chunks` adds how many records were read."""
+
+
+class _Inflating(io.RawIOBase):
+    """A gzipped file's data; a cut-short or damaged stream raises :class:`_DamagedStream` (file, bytes read)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file = gzip.open(path, "rb")  # noqa: SIM115 -- closed by close(), with the reader's stream
+        self._done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:  # a block at a time, so a damaged stream is reported close to where it breaks
+            count = self._file.readinto(memoryview(buffer)[:_PROBE])
+        except EOFError:
+            reason = "it ends before the end of its compressed stream: the file is cut short"
+        except gzip.BadGzipFile:
+            reason = "it is not gzip data from there on, or its checksum does not match"
+        except (zlib.error, OSError) as error:
+            reason = f"its compressed data is damaged ({type(error).__name__})"
+        else:
+            self._done += count
+            return count
+        raise _DamagedStream(f"{self._path}: cannot be read after {self._done:,} bytes of data: {reason}")
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _detect_encoding(path: Path) -> str:
@@ -563,12 +602,15 @@ def _detect_encoding(path: Path) -> str:
     A few stray bytes do not make a UTF-8 file GB18030 (those records are reported instead): Chinese text
     in GBK fails UTF-8 at nearly every non-ASCII byte, so more than a quarter failing decides it.
     """
-    with _open_bytes(path) as stream:
-        block = stream.read(_PROBE)
-        if block.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig"
-        while block and block.isascii():
+    try:
+        with _open_bytes(path) as stream:
             block = stream.read(_PROBE)
+            if block.startswith(codecs.BOM_UTF8):
+                return "utf-8-sig"
+            while block and block.isascii():
+                block = stream.read(_PROBE)
+    except _DamagedStream as error:
+        raise ExportError(f"{error}; no record was read") from None
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     text = decoder.decode(block, final=False)  # a character cut at the end of the block is not counted
     failing = len(_UNDECODABLE.findall(text))
@@ -597,7 +639,17 @@ class _Records:
 
 
 def _chunks(source: Path, records: Iterator[_Records], mapping: Mapping, id_key: bytes | str | None) -> Iterator[Chunk]:
-    for raw in records:
+    last = 0  # the last record read, for a file that cannot be read on
+    while True:
+        try:
+            raw = next(records)
+        except StopIteration:
+            return
+        except _DamagedStream as error:
+            read = f"records 1 to {last} were read" if last else "no record was read"
+            raise ExportError(f"{error}; {read}") from None
+        if len(raw.frame.index):
+            last = int(raw.frame.index[-1])
         try:
             frame = mapping.apply(raw.frame, id_key=id_key)
         except ExportError as error:
@@ -738,21 +790,39 @@ def _json_record(line: str, encoding: str) -> tuple[dict[str, Any], str]:
         value = json.loads(line, parse_float=Decimal)  # amounts stay exact
     except ValueError as error:
         return {}, f"not valid JSON ({getattr(error, 'msg', 'unreadable')}, column {getattr(error, 'colno', '?')})"
+    except RecursionError:
+        return {}, f"nested more than {MAX_JSON_DEPTH} levels deep"
     if not isinstance(value, dict):
         return {}, f"not a JSON object (a JSON {type(value).__name__})"
     flat: dict[str, Any] = {}
-    twice = _flatten(value, "", flat)
+    try:
+        twice = _flatten(value, "", flat)
+    except _TooDeep:
+        return {}, f"nested more than {MAX_JSON_DEPTH} levels deep"
     if twice:
-        return {}, f"column {twice!r} is given twice"
+        return {}, f"column {quote(twice)} is given twice"
     return flat, ""
 
 
-def _flatten(value: dict[str, Any], prefix: str, out: dict[str, Any]) -> str | None:
-    """Nested objects as dotted columns; lists as tuples. Returns a column given twice, if any."""
+MAX_JSON_DEPTH = 32
+"""The deepest nesting of objects and lists a JSON Lines record may have (a campaign nests 3 deep); a
+deeper record is that record's read error."""
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _flatten(value: dict[str, Any], prefix: str, out: dict[str, Any], depth: int = 1) -> str | None:
+    """Nested objects as dotted columns; lists as tuples. Returns a column given twice, if any.
+
+    Raises :class:`_TooDeep` beyond :data:`MAX_JSON_DEPTH` levels of objects and lists."""
+    if depth > MAX_JSON_DEPTH:
+        raise _TooDeep
     for key, item in value.items():
         name = prefix + str(key)
         if isinstance(item, dict):
-            twice = _flatten(item, name + ".", out)
+            twice = _flatten(item, name + ".", out, depth + 1)
             if twice:
                 return twice
             continue
@@ -760,8 +830,23 @@ def _flatten(value: dict[str, Any], prefix: str, out: dict[str, Any]) -> str | N
             continue
         if name in out:
             return name
-        out[name] = tuple(item) if isinstance(item, list) else item
+        if isinstance(item, list):
+            _check_depth(item, depth + 1)
+            item = tuple(item)
+        out[name] = item
     return None
+
+
+def _check_depth(items: list[Any], depth: int) -> None:
+    """Raise :class:`_TooDeep` when a list nests beyond :data:`MAX_JSON_DEPTH` (iteratively: no recursion)."""
+    stack = [(items, depth)]
+    while stack:
+        values, level = stack.pop()
+        if level > MAX_JSON_DEPTH:
+            raise _TooDeep
+        for value in values:
+            if isinstance(value, (list, dict)):
+                stack.append((value if isinstance(value, list) else list(value.values()), level + 1))
 
 
 def _object_records(rows: list[dict[str, Any]], numbers: list[int], errors: dict[int, str]) -> _Records:
@@ -785,14 +870,49 @@ def _parquet_records(path: Path, chunk_rows: int) -> Iterator[_Records]:
         raise ExportError(f"{path}: not a readable Parquet file ({type(error).__name__})") from None
     start, yielded = 1, False
     with parquet:
-        for batch in parquet.iter_batches(batch_size=chunk_rows):
-            frame = _arrow_frame(pa.Table.from_batches([batch]), start)
-            start += len(frame)
+        batches = parquet.iter_batches(batch_size=chunk_rows)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as error:  # a damaged page or column chunk
+                raise _DamagedStream(
+                    f"{path}: cannot be read after row {start - 1:,}: its data is damaged ({type(error).__name__})"
+                ) from None
+            records = _arrow_records(pa.Table.from_batches([batch]), start)
+            start += len(records.frame)
             yielded = True
             del batch  # the raw values live only in the frame
-            yield _Records(frame, {})
+            yield records
         if not yielded:
             yield _Records(_arrow_frame(parquet.schema_arrow.empty_table(), start), {})
+
+
+def _arrow_records(table: Any, start: int) -> _Records:
+    """A batch's rows; a batch whose values pandas cannot hold (say, a time out of its range) keeps its rows,
+    each null with its reason."""
+    import pyarrow as pa
+
+    try:
+        return _Records(_arrow_frame(table, start), {})
+    except (pa.ArrowException, ValueError, OverflowError, TypeError) as error:
+        numbers = list(range(start, start + table.num_rows))
+        names = list(dict.fromkeys(_flat_names(table.schema)))
+        frame = pd.DataFrame({name: pd.Series([None] * len(numbers), dtype=object) for name in names})
+        frame.index = _index(numbers)
+        reason = f"its values cannot be converted ({type(error).__name__})"
+        return _Records(frame, {number: f"record {number}: {reason}" for number in numbers})
+
+
+def _flat_names(schema: Any, prefix: str = "") -> Iterator[str]:
+    import pyarrow as pa
+
+    for field in schema:
+        if pa.types.is_struct(field.type):
+            yield from _flat_names(field.type, prefix + field.name + ".")
+        else:
+            yield prefix + field.name
 
 
 def _arrow_frame(table: Any, start: int) -> pd.DataFrame:

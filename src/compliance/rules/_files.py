@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from compliance import _yaml
 from compliance.decision import Source, Text
 from compliance.errors import RuleProblem
 
@@ -131,9 +132,8 @@ class YamlDocument:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        text = path.read_text(encoding="utf-8")
-        self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-        self.data: Any = yaml.safe_load(text)
+        self.node = _yaml.compose_text(_yaml.read_text(path))  # composed once; the data is built from it
+        self.data: Any = _yaml.construct(self.node)
 
     def line_of(self, loc: tuple[int | str, ...]) -> int | None:
         """The 1-based line of the value at ``loc`` (or of its nearest existing parent)."""
@@ -163,10 +163,21 @@ def read_yaml(path: Path, problems: list[RuleProblem]) -> YamlDocument | None:
         return YamlDocument(path)
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else None
-        problems.append(RuleProblem(str(path), line, None, "yaml", f"not valid YAML: {error.problem}"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        problems.append(RuleProblem(str(path), None, None, "yaml", f"cannot read the file: {error}"))
+        if isinstance(error, _yaml.YamlLimitError):
+            problems.append(RuleProblem(str(path), line, None, "yaml-limit", str(error.problem)))
+        else:
+            problems.append(RuleProblem(str(path), line, None, "yaml", f"not valid YAML: {_cut(error.problem)}"))
+    except UnicodeDecodeError as error:
+        problems.append(RuleProblem(str(path), None, None, "yaml", f"not UTF-8 text (byte {error.start:,})"))
+    except (OSError, ValueError, OverflowError, yaml.YAMLError) as error:
+        problems.append(RuleProblem(str(path), None, None, "yaml", f"cannot read the file: {_cut(error)}"))
     return None
+
+
+def _cut(text: object, limit: int = 200) -> str:
+    """A message from a parser, cut so a long value it quotes cannot swamp the error."""
+    words = str(text)
+    return words if len(words) <= limit else words[: limit - 1] + "…"
 
 
 def validate(model: type[M], doc: YamlDocument, problems: list[RuleProblem]) -> M | None:
@@ -177,7 +188,7 @@ def validate(model: type[M], doc: YamlDocument, problems: list[RuleProblem]) -> 
         for record in error.errors(include_url=False):
             loc = record["loc"]
             rule_id = _rule_id_at(doc.data, loc)
-            where = ".".join(str(part) for part in loc) or "(file)"
+            where = _cut(".".join(str(part) for part in loc) or "(file)", _yaml.QUOTE_CHARS)
             problems.append(
                 RuleProblem(str(doc.path), doc.line_of(loc), rule_id, "schema", f"{where}: {record['msg']}")
             )

@@ -1,0 +1,108 @@
+"""The one door through which `compliance` reads YAML: safe, bounded, and short in its errors.
+
+Rule files, clause files and mapping files are written by people other than the ones who run them, so
+reading one must not be a way to exhaust the machine:
+
+- only the safe loader's plain types (no tags that build Python objects);
+- no aliases (``*name``): an alias expands to a copy of its anchor's value, so a few hundred bytes of
+  nested aliases can stand for gigabytes ("billion laughs"). Anchors alone are harmless and allowed;
+- at most :data:`MAX_BYTES` per file and :data:`MAX_DEPTH` levels of nesting (the composer recurses);
+- a value quoted back in an error is cut to :data:`QUOTE_CHARS` characters (:func:`quote`).
+
+>>> load_text("a: [1, 2]")
+{'a': [1, 2]}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "QUOTE_CHARS",
+    "YamlLimitError",
+    "compose_text",
+    "construct",
+    "load_text",
+    "quote",
+    "read_text",
+]
+
+MAX_BYTES = 1 << 20
+"""The largest YAML file read (1 MiB); the shipped files are under 11 KB."""
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and sequences read (the shipped files nest 5 deep)."""
+QUOTE_CHARS = 60
+"""The most characters of a file's value quoted back in an error message."""
+
+
+class YamlLimitError(yaml.MarkedYAMLError):
+    """A file breaks one of this module's limits (an alias, too deep); carries the line like a syntax error."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing aliases and nesting beyond :data:`MAX_DEPTH`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise YamlLimitError(
+                None, None, "aliases (*name) are not allowed; write the value out in full", event.start_mark
+            )
+        if self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            if self._depth >= MAX_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise YamlLimitError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            self._depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)
+
+
+def read_text(path: Path) -> str:
+    """A YAML file's text (UTF-8), refused with :class:`ValueError` when over :data:`MAX_BYTES`.
+
+    Raises ``OSError`` and ``UnicodeDecodeError`` as reading does."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"the file is {size:,} bytes; files of at most {MAX_BYTES:,} bytes are read")
+    return path.read_text(encoding="utf-8")
+
+
+def compose_text(text: str) -> yaml.Node | None:
+    """The node tree of one YAML document (for line numbers), within this module's limits."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def construct(node: yaml.Node | None) -> Any:
+    """The plain Python value of a node tree from :func:`compose_text`."""
+    if node is None:
+        return None
+    loader = _Loader("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def load_text(text: str) -> Any:
+    """One YAML document's plain value, within this module's limits (raises ``yaml.YAMLError``)."""
+    return construct(compose_text(text))
+
+
+def quote(value: Any) -> str:
+    """``repr(value)``, cut to :data:`QUOTE_CHARS` characters so a long value cannot swamp a message."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
