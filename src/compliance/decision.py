@@ -17,8 +17,10 @@ from typing import Any, Literal, Self, get_args
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
+    "CONTRIBUTION_PLACES",
     "OUTCOME_ORDER",
     "RISK_BANDS",
+    "SCORE_PLACES",
     "Citation",
     "Decision",
     "Finding",
@@ -137,9 +139,15 @@ class RiskReason(_Frozen):
     value: str | None
     """The campaign's value as a reviewer reads it (``"3"`` hours, ``"4.0"`` times); ``None`` for a yes/no signal."""
     contribution: float
-    """How much the feature raised the score's log-odds, against its typical value among legitimate campaigns."""
+    """How much the feature raised the score's log-odds, against its typical value among legitimate campaigns,
+    rounded to 4 decimal places (``CONTRIBUTION_PLACES``) for the same reason as :attr:`Risk.score`."""
     message: Text
 
+
+SCORE_PLACES = 6
+"""Decimal places a risk score is carried at (see :attr:`Risk.score`)."""
+CONTRIBUTION_PLACES = 4
+"""Decimal places a risk reason's contribution is carried at."""
 
 RiskBand = Literal["low", "elevated", "high"]
 RISK_BANDS: tuple[str, ...] = get_args(RiskBand)
@@ -150,7 +158,13 @@ class Risk(_Frozen):
     """A risk score to help people choose what to review. It is a flag, never a finding of fraud."""
 
     score: float
-    """Calibrated probability that review will find the campaign malicious (on the model's training data)."""
+    """Calibrated probability that review will find the campaign malicious (on the model's training data),
+    rounded to 6 decimal places (``SCORE_PLACES``) before it is banded, in every path.
+
+    Floating point differs between CPUs in the last bits (numpy's AVX-512 kernels, the BLAS); carried at a
+    stated precision far above that noise, the score, its band and the decision's JSON are the same bytes on
+    every machine, unless the unrounded score lies within about 1e-15 of a rounding step (a chance of the
+    order of 1e-9 per decision; ``tests/test_determinism.py`` checks thousands with and without AVX-512)."""
     band: RiskBand
     reasons: tuple[RiskReason, ...]
     model: str

@@ -40,7 +40,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from compliance._flat import FLAT_COLUMNS, flatten
 from compliance.campaign import DISCLOSURE_ITEMS, Campaign
-from compliance.decision import RISK_BANDS
+from compliance.decision import CONTRIBUTION_PLACES, RISK_BANDS, SCORE_PLACES
 from compliance.risk._features import FEATURE_NAMES, FEATURES, features
 
 __all__ = [
@@ -418,8 +418,8 @@ def rank_scenarios(
                     }
                     for r in risk.reasons
                 ],
-                "facts_score": round(facts_score, 6),
-                "facts_band": model.band(round(facts_score, 6)),
+                "facts_score": round(facts_score, SCORE_PLACES),
+                "facts_band": model.band(round(facts_score, SCORE_PLACES)),
                 "facts_percentile": facts_percentile,
                 "facts_top_share": facts_share,
                 "facts_in_top": in_top,
@@ -450,7 +450,7 @@ def _reasons(row: np.ndarray, contributions: np.ndarray, columns: Sequence[int],
             {
                 "feature": feature.name,
                 "value": shown,
-                "contribution": round(float(contributions[j]), 4),
+                "contribution": round(float(contributions[j]), CONTRIBUTION_PLACES),
                 "en": en,
                 "zh": zh,
             }

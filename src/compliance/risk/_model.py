@@ -36,7 +36,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from compliance.campaign import Campaign
-from compliance.decision import RISK_BANDS, Risk, RiskReason, Text
+from compliance.decision import CONTRIBUTION_PLACES, RISK_BANDS, SCORE_PLACES, Risk, RiskReason, Text
 from compliance.risk._features import (
     FEATURE_NAMES,
     FEATURES,
@@ -336,7 +336,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _ranked(self, features: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(scores rounded to 6 places, bands as codes 0 low / 1 elevated / 2 high, the top features'
         indices, their contributions: -inf where there is no such reason)."""
-        scores = np.round(self._scores(features), 6)  # banded as rounded, exactly as score_campaign does
+        scores = np.round(self._scores(features), SCORE_PLACES)  # banded as rounded, exactly as score_campaign does
         contributions = self.contributions(features)
         ranked = np.where(contributions > 1e-9, contributions, -np.inf)
         # the top reasons by contribution, ties to the earlier feature (as score_campaign sorts them):
@@ -362,7 +362,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         for k in range(top):
             present = np.isfinite(picked[:, k])
             columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], np.array(None, dtype=object))
-            columns[f"risk_contribution_{k + 1}"] = np.where(present, np.round(picked[:, k], 4), np.nan)
+            columns[f"risk_contribution_{k + 1}"] = np.where(
+                present, np.round(picked[:, k], CONTRIBUTION_PLACES), np.nan
+            )
         return pd.DataFrame(columns, index=index)
 
     def score_frame(self, frame: Any, *, top: int = 3) -> list[Risk]:
@@ -375,7 +377,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ]
 
     def _risk(self, score: float, x: list[float], contributions: list[float], top: int) -> Risk:
-        score = round(score, 6)
+        score = round(score, SCORE_PLACES)
         order = sorted((i for i, c in enumerate(contributions) if c > 1e-9), key=lambda i: (-contributions[i], i))
         reasons = tuple(_reason(i, x[i], contributions[i]) for i in order[:top])
         return Risk._trusted(score=score, band=self.band(score), reasons=reasons, model=self.model_name)
@@ -389,7 +391,9 @@ def _reason(index: int, value: float, contribution: float) -> RiskReason:
     else:
         fill = {"value": shown if shown is not None else ""}
         message = Text._trusted(zh=feature.reason.zh.format(**fill), en=feature.reason.en.format(**fill))
-    return RiskReason._trusted(feature=feature.name, value=shown, contribution=round(contribution, 4), message=message)
+    return RiskReason._trusted(
+        feature=feature.name, value=shown, contribution=round(contribution, CONTRIBUTION_PLACES), message=message
+    )
 
 
 class _Linear:
