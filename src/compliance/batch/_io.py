@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import csv
 import difflib
 import functools
@@ -33,7 +34,7 @@ import json
 import re
 import typing
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -484,10 +485,15 @@ class Chunk:
     blank lines not counted; JSON Lines: the line number; Parquet: the row number from 1).
     ``read_errors`` gives, by record number, why a record could not be read at all; such a record
     still has its row in ``frame``, with every value null.
+    ``kept``: the export's own columns asked for with ``keep``, as read (None when none were asked for).
+    ``bytes_read``: how far into the file (compressed bytes for ``.gz``) reading has got, for a progress
+    bar (None for Parquet, where rows are known instead).
     """
 
     frame: pd.DataFrame
     read_errors: dict[int, str]
+    kept: pd.DataFrame | None = None
+    bytes_read: int | None = None
 
 
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -504,6 +510,7 @@ def read_export(
     encoding: str | None = None,
     chunk_rows: int = 100_000,
     id_key: bytes | str | None = None,
+    keep: Sequence[str] = (),
 ) -> Iterator[Chunk]:
     """Read an export in chunks of at most ``chunk_rows`` records, as flat campaign columns.
 
@@ -513,6 +520,8 @@ def read_export(
     block with non-ASCII bytes decodes as UTF-8, else GB18030 (which contains GBK and GB2312).
     ``mapping`` is a :class:`Mapping`, a mapping file or a shipped mapping's name; without one the columns
     must already be flat. ``id_key`` hashes the raw identity numbers a mapping marks ``hash_with_key``.
+    ``keep`` names export columns to carry, as read, in :attr:`Chunk.kept` (a column the mapping hashes
+    holds raw identity numbers and cannot be kept).
 
     Arguments are checked at once; a bad header or unknown columns raise :class:`ExportError` when the
     first chunk is read.
@@ -543,7 +552,11 @@ def read_export(
     else:
         delimiter = "\t" if kind == "tsv" else ","
         records = _csv_records(source, encoding or _detect_encoding(source), delimiter, chunk_rows)
-    return _chunks(source, records, mapping, id_key)
+    for name in keep:
+        rule = mapping._rules.get(name)
+        if rule is not None and rule.hashed:
+            raise ExportError(f"{source}: column {name!r} holds raw identity numbers; it cannot be kept")
+    return _chunks(source, records, mapping, id_key, tuple(keep))
 
 
 def _infer_format(path: Path) -> str:
@@ -636,10 +649,13 @@ class _Records:
 
     frame: pd.DataFrame
     errors: dict[int, str]
+    bytes_read: int | None = None
 
 
-def _chunks(source: Path, records: Iterator[_Records], mapping: Mapping, id_key: bytes | str | None) -> Iterator[Chunk]:
-    last = 0  # the last record read, for a file that cannot be read on
+def _chunks(
+    source: Path, records: Iterator[_Records], mapping: Mapping, id_key: bytes | str | None, keep: tuple[str, ...] = ()
+) -> Iterator[Chunk]:
+    last, first = 0, True  # the last record read, for a file that cannot be read on
     while True:
         try:
             raw = next(records)
@@ -650,6 +666,7 @@ def _chunks(source: Path, records: Iterator[_Records], mapping: Mapping, id_key:
             raise ExportError(f"{error}; {read}") from None
         if len(raw.frame.index):
             last = int(raw.frame.index[-1])
+        kept, first = _kept(source, raw.frame, keep, first=first) if keep else None, False
         try:
             frame = mapping.apply(raw.frame, id_key=id_key)
         except ExportError as error:
@@ -657,7 +674,25 @@ def _chunks(source: Path, records: Iterator[_Records], mapping: Mapping, id_key:
         errors, raw.frame = raw.errors, _RELEASED  # raw values, identity numbers among them, are let go now
         if errors:
             frame.loc[list(errors)] = None
-        yield Chunk(frame, errors)
+        yield Chunk(frame, errors, kept, raw.bytes_read)
+
+
+def _kept(source: Path, raw: pd.DataFrame, keep: tuple[str, ...], *, first: bool) -> pd.DataFrame:
+    """The kept columns of a chunk; in the first chunk each must be there (in the header, for JSON Lines in
+    the first chunk's lines); a later JSON Lines chunk without one has it null."""
+    absent = [name for name in keep if name not in raw.columns]
+    if first and absent:
+        raise ExportError(f"{source}: no column {', '.join(map(repr, absent))} to keep")
+    return raw.reindex(columns=list(keep))
+
+
+def _read_to(records: _Records, text: io.TextIOWrapper) -> _Records:
+    """``records``, marked with how far into the file (its compressed bytes, for ``.gz``) reading has got."""
+    raw: Any = text.buffer
+    raw = getattr(raw, "fileobj", None) or raw  # a GzipFile: the compressed file beneath it
+    with contextlib.suppress(OSError, ValueError):  # not seekable: no progress in bytes
+        records.bytes_read = int(raw.tell())
+    return records
 
 
 def _index(numbers: list[int]) -> pd.Index:
@@ -693,10 +728,10 @@ def _csv_records(path: Path, encoding: str, delimiter: str, chunk_rows: int) -> 
             rows.append(fields)
             numbers.append(record)
             if len(rows) == chunk_rows:
-                yield _text_records(header, rows, numbers, errors)
+                yield _read_to(_text_records(header, rows, numbers, errors), text)
                 numbers, errors, yielded = [], {}, True
         if rows or not yielded:
-            yield _text_records(header, rows, numbers, errors)
+            yield _read_to(_text_records(header, rows, numbers, errors), text)
 
 
 class _Lines:
@@ -777,10 +812,10 @@ def _jsonl_records(path: Path, encoding: str, chunk_rows: int) -> Iterator[_Reco
             rows.append(row)
             numbers.append(number)
             if len(rows) == chunk_rows:
-                yield _object_records(rows, numbers, errors)
+                yield _read_to(_object_records(rows, numbers, errors), text)
                 numbers, errors, yielded = [], {}, True
         if rows or not yielded:
-            yield _object_records(rows, numbers, errors)
+            yield _read_to(_object_records(rows, numbers, errors), text)
 
 
 def _json_record(line: str, encoding: str) -> tuple[dict[str, Any], str]:
