@@ -343,12 +343,7 @@ def field_problems(error: ValidationError) -> list[FieldProblem]:
     """Turn pydantic's error records into problems that never carry the input value."""
     problems = []
     for record in error.errors(include_input=False, include_url=False):
-        loc = ".".join(_printable(str(part)) for part in record["loc"]) or "(campaign)"
+        loc = ".".join(str(part) for part in record["loc"]) or "(campaign)"
         message = record["msg"].removeprefix("Value error, ")
         problems.append(FieldProblem(loc, record["type"], message))
     return problems
-
-
-def _printable(text: str) -> str:
-    """A location part (an unknown key may be anything) with any lone surrogate escaped, so errors print."""
-    return text if _is_unicode(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")

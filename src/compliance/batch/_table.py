@@ -123,7 +123,9 @@ class Column:
             text = pa.array(self._raw)  # Arrow's own set lookup: pandas' isin converts its result per cell
             found = pc.is_in(text, value_set=pa.array(list(values), text.type)).to_numpy(zero_copy_only=False)
         else:
-            column = pd.Series(self._raw if self._values is None else self._values)
+            given = self._raw if self._values is None else self._values
+            # Cells kept as objects stay objects: pandas would infer Arrow text, which refuses a lone surrogate
+            column = pd.Series(given, dtype=None if text_dtype(given.dtype) else object)
             found = column.isin(values).to_numpy(bool, na_value=False)
         listed: np.ndarray = found & ~self.null
         return listed
