@@ -1,19 +1,22 @@
 """The command line, thin over the library.
 
     compliance evaluate CAMPAIGN.json [--stage publish|payout] [--json] [--blacklist FILE ...]
-    compliance score EXPORT -o DECISIONS [--stage] [--mapping FILE] [--ruleset ID] [--format csv|parquet|jsonl]
+    compliance score EXPORT -o DECISIONS --stage publish|payout [--mapping FILE] [--model FILE] [--keep COL,...]
     compliance rules [--ruleset ID] [--stage STAGE] [--json]
     compliance coverage [-o FILE]
 
 Exit codes (from sysexits, so a scheduler can act on them): 0 a decision or listing was produced,
 whatever the outcome; 2 the command line is wrong; 65 the campaign is not readable (``score``: some
 records could not be read; every record still has its row in the output, marked ``review`` with its
-error); 66 an input file is missing; 78 the rules, parameters, mapping or blacklist could not be used.
+error); 66 an input file is missing (``score``: or the export was refused whole, and no decisions file
+was written); 78 the rules, parameters, mapping, model or blacklist could not be used; 141 standard
+output was closed early (``| head``), nothing else went wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import sys
@@ -31,6 +34,16 @@ from compliance.rules._coverage import coverage_markdown
 from compliance.rules._ruleset import Catalog, Ruleset
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_CONFIG = 0, 2, 65, 66, 78
+EX_PIPE = 141
+"""128 + SIGPIPE, as a shell reports a command whose reader went away (``compliance rules | head``)."""
+SCORE_EXIT_CODES = f"""exit codes:
+  {EX_OK}    every record was read and has its decision (whatever the outcomes)
+  {EX_USAGE}    the command line is wrong
+  {EX_DATAERR}   some records could not be read: each still has its row, review, with its error
+  {EX_NOINPUT}   the export is missing, or was refused whole (not a table, unknown columns, damaged):
+       no decisions file is written
+  {EX_CONFIG}   the rules, parameters, mapping, model or blacklist could not be used
+  {EX_PIPE}  standard output was closed early (e.g. | head)"""
 KEY_ENV = "COMPLIANCE_BLACKLIST_KEY"
 
 
@@ -44,10 +57,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()
     except _Exit as stop:
         print(f"compliance: {stop}", file=sys.stderr)
         return stop.code
+    except BrokenPipeError:  # the reader of standard output went away (| head): stop quietly, as CLIs do
+        _silence_stdout()
+        return EX_PIPE
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to silence
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,17 +84,26 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="check one campaign (a JSON file, or - for standard input)")
     ev.add_argument("campaign", help="campaign JSON file, or - to read standard input")
-    ev.add_argument("--stage", choices=("publish", "payout"), default="publish")
+    ev.add_argument("--stage", choices=("publish", "payout"), default="publish", help="default: publish")
     ev.add_argument("--json", action="store_true", help="print the decision as JSON instead of text")
     _ruleset_options(ev)
     ev.add_argument("--blacklist", type=Path, help="blacklist file (keyed hashes) written by Blacklist.save")
     ev.add_argument("--blacklist-key-file", type=Path, help=f"file holding the blacklist key (else ${KEY_ENV})")
     ev.set_defaults(run=_evaluate)
 
-    sc = commands.add_parser("score", help="check every campaign of an export (CSV, Parquet, JSON Lines)")
+    sc = commands.add_parser(
+        "score",
+        help="check every campaign of an export (CSV, Parquet, JSON Lines)",
+        description="Check every campaign of an export and write one decision per record, with a provenance "
+        "sidecar (DECISIONS.provenance.json) and a summary.",
+        epilog=SCORE_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sc.add_argument("export", type=Path, help="the export: .csv/.tsv (UTF-8 or GB18030), .parquet, .jsonl")
     sc.add_argument("-o", "--output", type=Path, required=True, help="the decisions file to write")
-    sc.add_argument("--stage", choices=("publish", "payout"), default="publish")
+    sc.add_argument(
+        "--stage", choices=("publish", "payout"), required=True, help="the stage every campaign is checked at"
+    )
     sc.add_argument("--mapping", help="a mapping file (or a shipped mapping's name) for the export's own columns")
     sc.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="output format (default: by suffix)")
     sc.add_argument("--input-format", choices=("csv", "parquet", "jsonl"), help="input format (default: by suffix)")
@@ -75,8 +111,17 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument(
         "--output-encoding", default="utf-8", help="text encoding of a CSV/JSONL output (utf-8-sig for Excel)"
     )
-    sc.add_argument("--chunk-rows", type=int, default=100_000, help="records per chunk (bounds memory)")
-    sc.add_argument("--no-model", action="store_true", help="do not score risk (rules only)")
+    sc.add_argument("--chunk-rows", type=int, help="records per chunk (bounds memory; default 10,000)")
+    risk = sc.add_mutually_exclusive_group()
+    risk.add_argument("--model", type=Path, help="a model file from `compliance train` (default: the shipped model)")
+    risk.add_argument("--no-model", action="store_true", help="do not score risk (rules only)")
+    sc.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COL[,COL]",
+        help="carry these export columns, as text, into the decisions file (after its own columns); repeatable",
+    )
     sc.add_argument("--summary-json", type=Path, help="also write the closing summary as JSON to this file")
     sc.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)"
@@ -181,19 +226,31 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from compliance.batch._io import MappingError
-    from compliance.batch._score import output_format, score_file
+    from compliance.batch._frame import OUTPUT_COLUMNS
+    from compliance.batch._io import ExportError, MappingError
+    from compliance.batch._score import CHUNK_ROWS, HEAD_COLUMNS, output_format, provenance_path, score_file
 
     _existing([args.export])
-    ruleset = _chosen(_catalog(args), args.ruleset)
-    key = _key(args)  # the platform key also hashes raw identity numbers in the export
-    blacklist = _blacklist(args, key) if args.blacklist else None
-    if args.chunk_rows < 1:
+    chunk_rows = CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows
+    if chunk_rows < 1:
         raise _Exit(EX_USAGE, "--chunk-rows must be at least 1")
+    keep = [name.strip() for given in args.keep for name in given.split(",") if name.strip()]
+    taken = sorted({name for name in keep if name in HEAD_COLUMNS or name in OUTPUT_COLUMNS or keep.count(name) > 1})
+    if taken:
+        raise _Exit(EX_USAGE, f"--keep {', '.join(taken)}: the decisions file already has a column of that name")
+    if args.encoding is not None:
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise _Exit(EX_USAGE, f"--encoding {args.encoding}: not an encoding Python knows") from None
     try:
         output_format(args.output, args.format)
     except ValueError as error:
         raise _Exit(EX_USAGE, str(error)) from None
+    ruleset = _chosen(_catalog(args), args.ruleset)
+    key = _key(args)  # the platform key also hashes raw identity numbers in the export
+    blacklist = _blacklist(args, key) if args.blacklist else None
+    model = _model(args)
     try:
         summary = score_file(
             args.export,
@@ -206,22 +263,72 @@ def _score(args: argparse.Namespace) -> int:
             output_encoding=args.output_encoding,
             ruleset=ruleset,
             blacklist=blacklist,
-            model=None if args.no_model else "default",
+            model=model,
             id_key=key,
-            chunk_rows=args.chunk_rows,
+            chunk_rows=chunk_rows,
             progress=args.progress,
+            keep=keep,
+            model_file=args.model,
+            blacklist_file=args.blacklist if blacklist is not None else None,
+            options=_options(args),
         )
     except MappingError as error:
         raise _Exit(EX_CONFIG, str(error)) from None
     except FileNotFoundError as error:
-        raise _Exit(EX_NOINPUT, str(error)) from None
-    except (ValueError, UnicodeDecodeError, OSError) as error:
-        raise _Exit(EX_DATAERR, f"{args.export}: {error}") from None
-    print(f"wrote {args.output}")
+        raise _Exit(EX_NOINPUT, _named(args.export, str(error))) from None
+    except (ExportError, ValueError, UnicodeDecodeError, OSError, EOFError) as error:
+        raise _Exit(EX_NOINPUT, _named(args.export, _command_line_words(str(error)))) from None
+    print(f"wrote {args.output} and {provenance_path(args.output)}")
     print(summary.text())
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2) + "\n", "utf-8")
     return EX_DATAERR if summary.error_rows else EX_OK
+
+
+def _model(args: argparse.Namespace) -> Any:
+    """The risk model: none (--no-model), a file from `compliance train` (--model), else the shipped one."""
+    if args.no_model:
+        return None
+    if args.model is None:
+        return "default"
+    from compliance.errors import ModelFileError
+    from compliance.risk import load_model
+
+    _existing([args.model])
+    try:
+        return load_model(args.model)
+    except ModelFileError as error:
+        raise _Exit(EX_CONFIG, _named(args.model, str(error))) from None
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's options as given, for the provenance sidecar (paths as text; no key is among them)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return str(value) if isinstance(value, Path) else value
+
+    return {name: plain(value) for name, value in sorted(vars(args).items()) if name != "run"}
+
+
+def _named(path: Path, message: str) -> str:
+    """``message`` naming the file once: the library's messages mostly name it already."""
+    return message if message.startswith(f"{path}:") else f"{path}: {message}"
+
+
+_LIBRARY_WORDS = (
+    ("pass encoding=", "pass --encoding"),
+    ("pass format=", "pass --input-format"),
+    ("pass id_key, the platform's blacklist key,", f"give the platform key (--blacklist-key-file or ${KEY_ENV})"),
+)
+
+
+def _command_line_words(message: str) -> str:
+    """A library message in the command line's words: its options, not the function's parameters."""
+    for python, option in _LIBRARY_WORDS:
+        message = message.replace(python, option)
+    return message
 
 
 def _read_campaign(name: str) -> Any:
