@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +134,29 @@ def test_coverage_writes_the_generated_table(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == (Path(__file__).parent.parent / "docs" / "clause-coverage.md").read_text(
         encoding="utf-8"
     )
+
+
+def test_a_reader_that_goes_away_ends_quietly(capsys: pytest.CaptureFixture[str]) -> None:
+    """`compliance … | head`: standard output closed early is exit 141 (128 + SIGPIPE), no traceback."""
+
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    with contextlib.redirect_stdout(Closed()):
+        assert main(["evaluate", PAYOUT, "--stage", "payout", "--json"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_piping_into_head_leaves_no_traceback() -> None:
+    shell = f"{shlex.quote(sys.executable)} -m compliance rules --json | head -n 1"
+    for _ in range(3):  # the pipe closing races the writes; each run must be quiet
+        done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120, check=False)
+        assert done.stdout.strip() == "["
+        assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+
+
+def test_evaluate_states_its_default_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "default: publish" in capsys.readouterr().out
