@@ -124,13 +124,16 @@ def test_a_yaml_alias_is_refused_in_a_mapping_file_with_a_short_error(tmp_path: 
     assert "aliases" in problem.message and len(str(caught.value)) < 300
 
 
-def test_yaml_nested_past_the_limit_is_refused_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("depth", [_yaml.MAX_DEPTH + 1, 500, 100_000])
+def test_yaml_nested_past_the_limit_is_refused_with_its_line(tmp_path: Path, depth: int) -> None:
     path = tmp_path / "deep.yaml"
-    path.write_text("format: compliance-mapping/1\nname: x\nvalues: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    path.write_text("format: compliance-mapping/1\nname: x\nvalues:\n  " + "[" * depth + "]" * depth + "\n")
     with pytest.raises(MappingError) as caught:
         Mapping.load(path)
     (problem,) = caught.value.problems
-    assert problem.code == "yaml-limit" and f"more than {_yaml.MAX_DEPTH} levels" in problem.message
+    assert problem.line == 4 and len(problem.message) < 200
+    if depth < 1000:  # deeper, libyaml's own limit (1,000) answers first
+        assert problem.code == "yaml-limit" and f"more than {_yaml.MAX_DEPTH} levels" in problem.message
 
 
 def test_a_yaml_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
@@ -182,3 +185,188 @@ def test_json_dumps_of_the_error_stays_small(tmp_path: Path) -> None:
     path.write_text(json.dumps({"campaign_id": RAW_ID * 10}) + "\n" + "[" * 50_000 + "\n")
     (chunk,) = read_export(path)
     assert RAW_ID not in json.dumps(chunk.read_errors)
+
+
+# -- rule files: nesting, regular expressions, size --------------------------------------------------
+
+RULESET_HEADER = """\
+ruleset:
+  id: hostile
+  title: {zh: 测试, en: Test}
+  family: hostile
+  effective_from: 2021-01-01
+  revision: 1
+rules:
+"""
+
+
+def _rule(rule_id: str, fails_when: str) -> str:
+    requires = "[medical.diagnosis]" if fails_when.startswith("medical.diagnosis =~") else "[]"
+    return (
+        f"  - id: {rule_id}\n"
+        "    title: {zh: 测试, en: Test}\n"
+        "    stages: [publish, payout]\n"
+        "    severity: low\n"
+        f"    requires: {requires}\n"
+        f"    fails_when: {json.dumps(fails_when, ensure_ascii=False)}\n"
+        "    effect: {outcome: review}\n"
+        "    cites: [convention-2.0/request-cap]\n"
+        "    message: {zh: 未通过。, en: Failed.}\n"
+    )
+
+
+def _load(tmp_path: Path, *conditions: str) -> object:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(RULESET_HEADER + "".join(_rule(f"h.r{i}", c) for i, c in enumerate(conditions)), encoding="utf-8")
+    return load_ruleset(path)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "not " * 500 + "disclosure.house",
+        " and ".join(["payout"] * 300),
+        "payout ? " * 200 + "true" + " : false" * 200,
+        "$any(" * 200 + "[disclosure.house]" + ")" * 200,
+    ],
+    ids=["not", "and", "ternary", "any"],
+)
+def test_a_condition_nested_hundreds_deep_is_a_rule_file_error_with_line_and_rule(
+    tmp_path: Path, condition: str
+) -> None:
+    from compliance.rules._parse import MAX_DEPTH
+
+    with pytest.raises(RuleFileError) as caught:
+        _load(tmp_path, "disclosure.house == null", condition)
+    (problem,) = caught.value.problems
+    assert (problem.rule_id, problem.code, problem.line) == ("h.r1", "limit", 22)  # the line of its fails_when
+    assert f"at most {MAX_DEPTH} are allowed" in problem.message
+
+
+def test_the_shipped_rules_are_well_inside_the_nesting_limit() -> None:
+    from compliance.rules import Catalog
+    from compliance.rules._parse import MAX_CONDITION_CHARS, MAX_DEPTH, _depth, _phase_one
+
+    deepest = 0
+    for ruleset in Catalog.default():
+        for rule in ruleset.rules:
+            for text in filter(None, (rule.applies_when, rule.fails_when)):
+                assert len(text) < MAX_CONDITION_CHARS // 4
+                deepest = max(deepest, _depth(_phase_one(text, rule.reference_fails.context)))
+    assert deepest <= MAX_DEPTH // 3  # 9, counting the statement itself
+
+
+EVIL = "medical.diagnosis =~ '(a+)+$'"
+
+
+def _campaigns(diagnoses: list[str | None]) -> list[dict[str, object]]:
+    return [
+        {
+            "campaign_id": f"c{i}",
+            "platform": "水滴筹",
+            "created_at": "2022-01-01 09:00",
+            "target_amount": 100,
+            "raised_amount": 0,
+            "medical": {"diagnosis": d},
+        }
+        for i, d in enumerate(diagnoses)
+    ]
+
+
+def test_a_backtracking_pattern_runs_in_linear_time_in_every_path(tmp_path: Path) -> None:
+    import time
+
+    import pandas as pd
+
+    from compliance import Campaign, evaluate, evaluate_frame
+    from compliance._flat import flatten
+    from compliance.blacklist import UNCHECKED
+    from compliance.rules._schema import Facts
+
+    ruleset = _load(tmp_path, EVIL, "(medical.diagnosis ?? '') !~~ '(a|a)+b'")
+    rules = ruleset.rules  # type: ignore[attr-defined]
+    assert all(rule.compiled for rule in rules)
+    texts = ["a" * 41 + "!", "a" * 5_000 + "!", "aaa", "", None]
+    started = time.perf_counter()
+    for data in _campaigns(texts):
+        campaign = Campaign.parse(data)
+        facts = Facts(campaign, "publish", UNCHECKED, campaign.disclosure.__dict__)
+        for rule in rules:
+            assert rule.status(facts) == rule.reference_status(facts)  # compiled and rule-engine's own
+        evaluate(campaign, ruleset=ruleset, model=None)  # type: ignore[arg-type]
+    frame = pd.DataFrame([flatten(Campaign.parse(d)) for d in _campaigns(texts * 20)])
+    decisions = evaluate_frame(frame, ruleset=ruleset, model=None)  # type: ignore[arg-type]
+    assert time.perf_counter() - started < 2.0  # Python's re took > 4 s on the 41-character text alone
+    # the column compiler ran them (a fallback would warn, an error under this suite's filterwarnings), and agrees
+    for i, data in enumerate(_campaigns(texts)):
+        decision = evaluate(Campaign.parse(data), ruleset=ruleset, model=None)  # type: ignore[arg-type]
+        failed = sorted(r for r, status in decision.rule_results.items() if status == "fail")
+        assert (decisions["outcome"].iloc[i], decisions["failed_rules"].iloc[i] or "") == (
+            decision.outcome,
+            ";".join(failed),
+        )
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)b", "(?<!x)y", "[unclosed"])
+def test_a_pattern_re2_cannot_run_is_refused_at_load(tmp_path: Path, pattern: str) -> None:
+    with pytest.raises(RuleFileError) as caught:
+        _load(tmp_path, f"medical.diagnosis =~ {json.dumps(pattern)}")
+    (problem,) = caught.value.problems
+    assert problem.code in ("regex", "syntax") and problem.rule_id == "h.r0"
+
+
+def test_a_constant_backtracking_match_is_not_run_by_pythons_re_at_load(tmp_path: Path) -> None:
+    import time
+
+    started = time.perf_counter()
+    _load(tmp_path, "medical.diagnosis == null and '" + "a" * 41 + "!' =~ '(a+)+$'")
+    assert time.perf_counter() - started < 2.0
+
+
+def test_conditions_at_the_nesting_limit_load_and_run_in_every_path(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from compliance import Campaign, evaluate, evaluate_frame
+    from compliance._flat import flatten
+    from compliance.rules._parse import MAX_DEPTH, _depth, _phase_one
+
+    shapes = [
+        lambda k: "not " * k + "(medical.diagnosis == null)",
+        lambda k: " or ".join(["medical.diagnosis == 'x'"] * k),
+        lambda k: "$any([" * k + "(medical.diagnosis ?? '') =~ 'a'" + "])" * k,
+    ]
+    conditions = []
+    for shape in shapes:  # each as deep as the limit allows
+        k = MAX_DEPTH
+        while _depth(_phase_one(shape(k), None)) > MAX_DEPTH:
+            k -= 1
+        assert _depth(_phase_one(shape(k), None)) >= MAX_DEPTH - 1
+        conditions.append(shape(k))
+    ruleset = _load(tmp_path, *conditions)
+    campaigns = [Campaign.parse(d) for d in _campaigns(["a", None, "b"])]
+    single = [evaluate(c, ruleset=ruleset, model=None).rule_results for c in campaigns]  # type: ignore[arg-type]
+    frame = evaluate_frame(pd.DataFrame([flatten(c) for c in campaigns]), ruleset=ruleset, model=None)  # type: ignore[arg-type]
+    assert len(frame) == 3 and single
+
+
+def test_a_ruleset_over_the_rule_count_limit_is_refused_before_compiling(tmp_path: Path) -> None:
+    import time
+
+    from compliance.rules._ruleset import MAX_RULES
+
+    path = tmp_path / "many.yaml"
+    rules = "".join(_rule(f"h.r{i}", f"raised_amount > {i}") for i in range(MAX_RULES + 1))
+    path.write_text(RULESET_HEADER + rules, encoding="utf-8")
+    started = time.perf_counter()
+    with pytest.raises(RuleFileError) as caught:
+        load_ruleset(path)
+    assert time.perf_counter() - started < 5.0
+    (problem,) = caught.value.problems
+    assert problem.code == "limit" and f"at most {MAX_RULES:,} are loaded" in problem.message
+
+
+def test_a_rule_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(RULESET_HEADER + "# " + "x" * _yaml.MAX_BYTES + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="at most 1,048,576 bytes"):
+        load_ruleset(path)

@@ -238,6 +238,15 @@ class _Compiler:
             raise Unsupported(node.type)
         return self._binary(node, env, op)
 
+    def _Re2FuzzyComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
+        """``=~`` and kin with a literal pattern, matched by the RE2 pattern rule-engine compiled at load."""
+        match = regex_matcher(node)
+        left = self.compile(node.left, env)
+        if left.is_const:
+            return _Node(const=match(left.const))
+        get = left.getter()
+        return _Node(fn=lambda f: match(get(f)))
+
     def _ArithmeticComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
         op = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}[node.type]
         return self._binary(node, env, lambda a, b: _ordered(op, a, b))
@@ -318,6 +327,27 @@ class _Compiler:
             return _Node(const=tuple(r.const for c, r in branches if c is None or c.const))
         compiled = [(None if c is None else c.getter(), r.getter()) for c, r in branches]
         return _Node(fn=lambda f: tuple(r(f) for c, r in compiled if c is None or c(f)))
+
+
+def regex_matcher(node: Any) -> Callable[[Any], bool]:
+    """The truth of a regular-expression comparison for one left-hand value, as rule-engine gives it: null
+    does not match (``=~`` false, ``!~`` true), anything but text raises. The pattern must be a literal
+    (its RE2 pattern was compiled when the rule loaded), else :class:`Unsupported`."""
+    pattern = getattr(node, "_right", None)
+    if not isinstance(node.right, ast.StringExpression) or pattern is None:
+        raise Unsupported("a regular expression that is not a literal")
+    kind = str(node.type).lower()
+    find = pattern.match if kind.endswith("fzm") else pattern.search
+    negated = kind.startswith("ne")
+
+    def match(value: Any) -> bool:
+        if value is None:
+            return negated
+        if not isinstance(value, str):
+            raise EvaluationFailed("data type mismatch")
+        return (find(value) is None) is negated
+
+    return match
 
 
 def _as_decimal(get: Getter) -> Getter:
@@ -404,4 +434,5 @@ __all__ = [
     "Unsupported",
     "builtins_used",
     "compile_condition",
+    "regex_matcher",
 ]

@@ -166,15 +166,15 @@ def read_yaml(path: Path, problems: list[RuleProblem]) -> YamlDocument | None:
         if isinstance(error, _yaml.YamlLimitError):
             problems.append(RuleProblem(str(path), line, None, "yaml-limit", str(error.problem)))
         else:
-            problems.append(RuleProblem(str(path), line, None, "yaml", f"not valid YAML: {_cut(error.problem)}"))
+            problems.append(RuleProblem(str(path), line, None, "yaml", f"not valid YAML: {shorten(error.problem)}"))
     except UnicodeDecodeError as error:
         problems.append(RuleProblem(str(path), None, None, "yaml", f"not UTF-8 text (byte {error.start:,})"))
     except (OSError, ValueError, OverflowError, yaml.YAMLError) as error:
-        problems.append(RuleProblem(str(path), None, None, "yaml", f"cannot read the file: {_cut(error)}"))
+        problems.append(RuleProblem(str(path), None, None, "yaml", f"cannot read the file: {shorten(error)}"))
     return None
 
 
-def _cut(text: object, limit: int = 200) -> str:
+def shorten(text: object, limit: int = 200) -> str:
     """A message from a parser, cut so a long value it quotes cannot swamp the error."""
     words = str(text)
     return words if len(words) <= limit else words[: limit - 1] + "…"
@@ -188,7 +188,7 @@ def validate(model: type[M], doc: YamlDocument, problems: list[RuleProblem]) -> 
         for record in error.errors(include_url=False):
             loc = record["loc"]
             rule_id = _rule_id_at(doc.data, loc)
-            where = _cut(".".join(str(part) for part in loc) or "(file)", _yaml.QUOTE_CHARS)
+            where = shorten(".".join(str(part) for part in loc) or "(file)", _yaml.QUOTE_CHARS)
             problems.append(
                 RuleProblem(str(doc.path), doc.line_of(loc), rule_id, "schema", f"{where}: {record['msg']}")
             )

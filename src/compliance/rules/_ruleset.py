@@ -26,6 +26,7 @@ import rule_engine
 from pydantic import BaseModel, ValidationError
 
 from compliance._vocabulary import OBLIGATION_ITEMS, obligation_message
+from compliance._yaml import quote
 from compliance.campaign import DISCLOSURE_ITEMS, MONEY, SHANGHAI
 from compliance.decision import Citation, Obligation, RulesetRef, Text
 from compliance.errors import RuleFileError, RuleProblem, RulesetNotFound
@@ -38,13 +39,19 @@ from compliance.rules._files import (
     RuleSpec,
     YamlDocument,
     read_yaml,
+    shorten,
     validate,
     yaml_files,
 )
+from compliance.rules._parse import ConditionLimit, parse
 from compliance.rules._schema import EXTRA_SYMBOLS, Facts, known_path, make_context, parameters_type
 
 RULES_DIR = Path(__file__).parent
 SHIPPED_RULESETS = ("convention-1.0", "convention-2.0", "charity-law-2024")
+MAX_RULES = 1_000
+"""The most rules one ruleset may have (the shipped ones have under 30); 1,000 load in about a second.
+Each file is also at most :data:`compliance._yaml.MAX_BYTES`, each condition within the limits of
+:mod:`compliance.rules._parse`."""
 
 Getter = Callable[[Facts], Any]
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -398,6 +405,12 @@ def _read_source(path: Path, problems: list[RuleProblem]) -> _Source | None:
             rule_file = None if doc is None else validate(RuleFile, doc, problems)
             if rule_file is not None and doc is not None:
                 located += [(spec, doc, ("rules", i)) for i, spec in enumerate(rule_file.rules)]
+            if len(located) > MAX_RULES:
+                break
+    if len(located) > MAX_RULES:
+        message = f"more than {MAX_RULES:,} rules in one ruleset; at most {MAX_RULES:,} are loaded"
+        problems.append(RuleProblem(str(path), None, None, "limit", message))
+        return None
     return _Source(parsed.ruleset, dict(parsed.parameters), tuple(located), header)
 
 
@@ -581,29 +594,36 @@ def _compile_text(
     if text is None:
         return None
     try:
-        reference = rule_engine.Rule(text, context=make_context(*context_args))
+        reference = parse(text, make_context(*context_args))
+    except ConditionLimit as error:
+        problem((key,), "limit", f"{key}: {error}")
+        return None
     except rule_engine.errors.RuleSyntaxError as error:
         problem(
             (key,),
             "syntax",
             f"{key} is not valid rule-engine syntax: {error.message}"
-            + (f" near {error.token.value!r}" if getattr(error, "token", None) else ""),
+            + (f" near {quote(error.token.value)}" if getattr(error, "token", None) else ""),
         )
+        return None
+    except rule_engine.errors.RegexSyntaxError as error:
+        problem((key,), "regex", f"{key}: the pattern {quote(error.value)}: {error.message}")
         return None
     except rule_engine.errors.SymbolResolutionError as error:
         problem(
             (key,),
             "unknown_field",
-            f"{key} uses {error.symbol_name!r}, which is not a campaign field" + _suggest(error),
+            f"{key} uses {quote(error.symbol_name)}, which is not a campaign field" + _suggest(error),
         )
         return None
     except rule_engine.errors.ObjectAttributeError as error:
         code = "unknown_parameter" if getattr(error.object, "name", "") == "Parameters" else "unknown_field"
         noun = "parameter" if code == "unknown_parameter" else "field"
-        problem((key,), code, f"{key} uses unknown {noun} {error.attribute_name!r}" + _suggest(error))
+        problem((key,), code, f"{key} uses unknown {noun} {quote(error.attribute_name)}" + _suggest(error))
         return None
     except rule_engine.errors.EngineError as error:
-        problem((key,), "type_error", f"{key} does not type-check against the campaign schema: {error.message}")
+        message = shorten(error.message)
+        problem((key,), "type_error", f"{key} does not type-check against the campaign schema: {message}")
         return None
     used = builtins_used(reference.statement.expression) - ALLOWED_BUILTINS
     if used:

@@ -45,6 +45,7 @@ from compliance.rules._compile import (
     _iterable,
     _not_equal,
     _ordered,
+    regex_matcher,
 )
 
 __all__ = ["Columns", "Vec", "compile_vector", "truthy"]
@@ -427,6 +428,27 @@ def _kContains(node: Any, columns: Columns, container: Node, member: Node) -> No
     raise Unsupported("membership test")
 
 
+def _kRegex(node: Any, columns: Columns | None, left: Node) -> Node:
+    """A regular-expression comparison (RE2, linear time): each distinct text of a dictionary-encoded
+    column is matched once; null rows give rule-engine's answer (``=~`` false, ``!~`` true)."""
+    match = regex_matcher(node)
+    if isinstance(left, Const):
+        return Const(match(left.value))
+    assert columns is not None
+    if not isinstance(left, Vec) or left.kind != "str":
+        raise Unsupported("a regular expression on a value that is not text")
+    n = columns.n
+    if left.codes is not None and left.spellings is not None:
+        truth = np.zeros(len(left.spellings) + 1, bool)  # the last entry: code -1, no spelling
+        for spelling, code in left.spellings.items():
+            truth[code] = match(spelling)
+        values = truth[left.codes]
+    else:
+        values = np.fromiter((match(v) if isinstance(v, str) else False for v in left.values), bool, n)
+    values = np.where(left.null, match(None), values)
+    return Vec("bool", values, _never(n), left.err)
+
+
 def _no_lists(left: Node, right: Node, what: str) -> None:
     if isinstance(left, Items) or isinstance(right, Items):
         raise Unsupported(what)
@@ -442,6 +464,7 @@ _KERNELS: dict[str, tuple[Callable[..., Node], tuple[str, ...]]] = {  # a node's
     "UnaryExpression": (_kUnary, ("right",)),
     "CoalesceExpression": (_kCoalesce, ("left", "right")),
     "ContainsExpression": (_kContains, ("container", "member")),
+    "Re2FuzzyComparisonExpression": (_kRegex, ("left",)),
 }
 _FOLDABLE = frozenset(_KERNELS) - {"LogicExpression"}
 """Nodes whose kernel gives a constant from constant children (``and``/``or`` give a column of truths)."""

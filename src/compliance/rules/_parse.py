@@ -1,0 +1,137 @@
+"""A condition's text into rule-engine's AST, within stated limits, with regular expressions run by RE2.
+
+rule-engine builds, reduces and evaluates its AST recursively, so a condition nested a few hundred levels
+deep (``not not not …``, a long ``and`` chain, nested ternaries) ends in ``RecursionError``. Its ``=~``,
+``=~~``, ``!~`` and ``!~~`` use Python's backtracking :mod:`re`, where ``'(a+)+$'`` against a
+41-character text runs for seconds; the text is a fundraiser's, so that is a way to stall a platform.
+
+This module is the one door to rule-engine's parser. :func:`parse` parses with rule-engine's grammar, but
+
+- measures the tree the grammar built (iteratively) before any of it is constructed, and refuses more
+  than :data:`MAX_DEPTH` levels (:class:`ConditionLimit`); a condition longer than
+  :data:`MAX_CONDITION_CHARS` is refused before it is parsed;
+- builds regular-expression comparisons as :class:`Re2FuzzyComparisonExpression`, whose patterns are
+  compiled by RE2 (``google-re2``), which matches in time linear in the text. A pattern RE2 cannot
+  compile (backreferences, lookaround) is refused when the rule loads. rule-engine's own evaluator (the
+  reference and the fallback path) and both of our compilers all match with the same RE2 pattern.
+
+>>> rule = parse("medical.diagnosis =~ '(a+)+$'")
+>>> rule.matches({"medical": {"diagnosis": "a" * 41 + "!"}})
+False
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import re2
+import rule_engine
+from rule_engine import ast
+from rule_engine.parser import _DeferredAstNode
+
+__all__ = [
+    "MAX_CONDITION_CHARS",
+    "MAX_DEPTH",
+    "ConditionLimit",
+    "Re2FuzzyComparisonExpression",
+    "compile_regex",
+    "parse",
+]
+
+MAX_DEPTH = 32
+"""The deepest a condition's tree may go: each operator, call, comprehension, attribute and value is a
+level, brackets are not (the shipped rules go 9 deep, counting the statement). rule-engine and our
+compilers recurse a few frames a level, far inside Python's limit of 1,000."""
+MAX_CONDITION_CHARS = 4_000
+"""The longest condition text read (the shipped ones are under 250 characters)."""
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # RE2 would write each refused pattern to stderr
+
+
+class ConditionLimit(Exception):
+    """A condition is longer or deeper than this module's limits; the message says which and by how much."""
+
+
+def compile_regex(pattern: str) -> Any:
+    """``pattern`` compiled by RE2, or :class:`rule_engine.errors.RegexSyntaxError` saying why not."""
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else ""
+        raise rule_engine.errors.RegexSyntaxError(
+            f"RE2 cannot run this regular expression ({reason or 'invalid'}): backreferences and lookaround are "
+            "not supported, as they cannot match in linear time",
+            error=error,
+            value=pattern,
+        ) from None
+
+
+class Re2FuzzyComparisonExpression(ast.FuzzyComparisonExpression):  # type: ignore[misc]
+    """rule-engine's ``=~``/``=~~``/``!~``/``!~~``, its pattern compiled (and so matched) by RE2."""
+
+    def _compile_regex(self, regex: str) -> Any:
+        return compile_regex(regex)
+
+
+def _phase_one(text: str, context: rule_engine.Context) -> Any:
+    """The grammar's tree of deferred nodes, by rule-engine's own parser (its phase 1; nothing is built).
+
+    rule-engine's ``Parser.parse`` does this and then builds at once; the tree is wanted in between. A
+    parser of our own would cost half a second of table building in every process, so the shared one is
+    used, under its own lock, as its ``parse`` uses it (rule-engine is pinned below 6 in pyproject)."""
+    parser = rule_engine.Rule.parser
+    with parser._ParserBase__mutex:
+        parser.context = context
+        try:
+            return parser._parser.parse(text, lexer=parser._lexer)
+        finally:
+            parser.context = None
+
+
+def _depth(root: Any) -> int:
+    """How deep the grammar's tree of deferred nodes goes, counted without recursion; on the way, each
+    regular-expression comparison is set to be built as :class:`Re2FuzzyComparisonExpression`."""
+    deepest = 0
+    stack = [(root, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, _DeferredAstNode):
+            if node.cls is ast.FuzzyComparisonExpression:
+                node.cls = Re2FuzzyComparisonExpression
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((child, level) for child in (*node.args, *node.kwargs.values()))
+        elif isinstance(node, (list, tuple, collections.deque)):  # members of arrays, mappings, calls
+            stack.extend((child, level) for child in node)
+    return deepest
+
+
+class _Rule(rule_engine.Rule):  # type: ignore[misc]
+    """A rule parsed through :func:`parse` (``__init__`` is rule-engine's, less its parse)."""
+
+    def __init__(self, text: str, context: rule_engine.Context, statement: Any) -> None:
+        self.text = text
+        self.context = context
+        self.statement = statement
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["text"], state["context"], _build(state["text"], state["context"]))  # type: ignore[misc]
+
+
+def parse(text: str, context: rule_engine.Context | None = None) -> rule_engine.Rule:
+    """``text`` as a rule-engine rule, within this module's limits (:class:`ConditionLimit`); regular
+    expressions in it are compiled by RE2 (:class:`rule_engine.errors.RegexSyntaxError` if they cannot be)."""
+    context = context or rule_engine.Context()
+    return _Rule(text, context, _build(text, context))
+
+
+def _build(text: str, context: rule_engine.Context) -> Any:
+    if len(text) > MAX_CONDITION_CHARS:
+        raise ConditionLimit(f"the condition is {len(text):,} characters; at most {MAX_CONDITION_CHARS:,} are read")
+    deferred = _phase_one(text, context)
+    depth = _depth(deferred)
+    if depth > MAX_DEPTH:
+        raise ConditionLimit(f"the condition nests {depth} levels deep; at most {MAX_DEPTH} are allowed")
+    return deferred.build()
