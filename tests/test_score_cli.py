@@ -359,3 +359,12 @@ def test_the_provenance_sidecar_records_what_went_in_and_came_out(small_export: 
     summary = json.loads(summary_json.read_text(encoding="utf-8"))
     assert record["summary"] == summary  # the sidecar and --summary-json agree
     assert summary["rows"] == 60 and sum(summary["outcomes"].values()) == 60
+
+
+def test_the_docs_list_the_exit_codes_the_command_uses() -> None:
+    from compliance.cli import SCORE_EXIT_CODES
+
+    text = (ROOT / "docs" / "exports.md").read_text(encoding="utf-8")
+    table = text.split("### Exit codes", 1)[1].split("###", 1)[0]
+    documented = set(re.findall(r"^\| (\d+) \|", table, re.M))
+    assert documented == set(re.findall(r"^  (\d+) ", SCORE_EXIT_CODES, re.M)) == {"0", "2", "65", "66", "78", "141"}
