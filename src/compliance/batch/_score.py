@@ -310,9 +310,10 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
     if scorer is None:
         return texts.astype("string")
     flagged = decisions.index[decisions["risk_band"].isin(["elevated", "high"]).to_numpy(dtype=bool)]
-    for label in flagged:
-        row = frame.loc[label]
-        values = {str(c): _cell(v) for c, v in row.items() if str(c) in KINDS}
+    columns = [column for column in frame.columns if str(column) in KINDS]
+    rows = frame.loc[flagged, columns].to_dict(orient="records") if len(flagged) else []
+    for label, row in zip(flagged, rows, strict=True):
+        values = {str(c): _cell(v) for c, v in row.items()}
         try:
             risk = scorer.score_campaign(unflatten({c: v for c, v in values.items() if v is not None}))
         except (ValueError, TypeError):  # the frame read it, so this should not happen: keep the codes
