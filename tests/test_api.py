@@ -28,6 +28,7 @@ def test_the_top_level_exports_exactly_the_public_api() -> None:
         "decision_for",
         "evaluate",
         "evaluate_frame",
+        "read_export",
     ]
     assert all(hasattr(compliance, name) for name in compliance.__all__)
 

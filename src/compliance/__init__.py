@@ -1,7 +1,8 @@
 """compliance: check Chinese personal serious-illness help campaigns against the rules that govern them.
 
-    >>> import compliance
-    >>> decision = compliance.evaluate(campaign_dict, stage="payout", blacklist=my_blacklist)
+    >>> import compliance, json
+    >>> campaign = json.load(open("examples/campaign-payout.json", encoding="utf-8"))
+    >>> decision = compliance.evaluate(campaign, stage="payout", model=None)
     >>> decision.outcome, decision.payout_routes
     >>> print(decision)          # findings, the clauses they cite, obligations, provenance
 
@@ -40,9 +41,10 @@ __all__ = [
     "decision_for",
     "evaluate",
     "evaluate_frame",
+    "read_export",
 ]
 
-_BATCH = {"evaluate_frame", "decision_for"}
+_BATCH = {"evaluate_frame", "decision_for", "read_export"}
 
 
 def __getattr__(name: str) -> object:
