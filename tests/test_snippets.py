@@ -87,7 +87,9 @@ def _run_shell(command: str, where: Path) -> None:
         raise AssertionError(f"a shell snippet runs only compliance and python commands, not {words[0]!r}")
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     result = subprocess.run(words, cwd=where, capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, f"{command}\nexit {result.returncode}\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{command}\nexit {result.returncode}\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+    )
 
 
 # PySpark warns on every job that it does not yet support pandas >= 3 (docs/distributed.md says so); a user sees
