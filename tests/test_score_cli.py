@@ -210,19 +210,24 @@ def test_keep_carries_export_columns_through(small_export: Path, tmp_path: Path)
 def test_keep_refuses_what_would_leak_or_clash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     export = tmp_path / "flat.csv"
     export.write_text(
-        "campaign_id,platform,created_at,target_amount,initiator.id_number,note\n"
-        "c1,水滴筹,2025-03-01 09:00,100000,110101199003074578,110101199003074578\n",
+        "campaign_id,platform,created_at,target_amount,initiator.id_number,note,order\n"
+        "c1,水滴筹,2025-03-01 09:00,100000,110101199003074578,110101199003074578,A-17\n",
         encoding="utf-8",
     )
     out = tmp_path / "d.csv"
     common = [str(export), "--stage", "publish", "--no-model", "--blacklist-key-file", KEY[1], "-o", str(out)]
     assert _score(*common, "--keep", "initiator.id_number") == 66
-    assert _score(*common, "--keep", "note") == 66
+    assert "holds raw identity numbers" in capsys.readouterr().err
+    assert _score(*common, "--keep", "note,order") == 66  # a column kept needs no mapping, but this one holds an ID
+    assert "looks like an identity number" in capsys.readouterr().err
     assert _score(*common, "--keep", "no_such_column") == 66
     assert _score(*common, "--keep", "outcome") == 2
     err = capsys.readouterr().err
     assert "110101199003074578" not in err and "no_such_column" in err
     assert not out.exists()
+    export.write_text(export.read_text(encoding="utf-8").replace(",110101199003074578,A", ",,A"), encoding="utf-8")
+    assert _score(*common, "--keep", "note,order") == 0  # kept columns are accounted for without a mapping
+    assert pd.read_csv(out, dtype=str)["order"].tolist() == ["A-17"]
 
 
 def test_a_model_from_compliance_train_is_used(

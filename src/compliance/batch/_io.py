@@ -667,8 +667,9 @@ def _chunks(
         if len(raw.frame.index):
             last = int(raw.frame.index[-1])
         kept, first = _kept(source, raw.frame, keep, first=first) if keep else None, False
-        try:
-            frame = mapping.apply(raw.frame, id_key=id_key)
+        extra = [name for name in keep if name in raw.frame.columns and name not in mapping._rules]
+        try:  # a column kept but not mapped is accounted for: the mapping need not ignore it too
+            frame = mapping.apply(raw.frame.drop(columns=extra) if extra else raw.frame, id_key=id_key)
         except ExportError as error:
             raise ExportError(f"{source}: {error}") from None
         errors, raw.frame = raw.errors, _RELEASED  # raw values, identity numbers among them, are let go now
