@@ -4,6 +4,7 @@ Python blocks (```python) of one page run in order in one namespace, so a later 
 earlier one of the same page made, as a reader would in one session; nothing else is defined for them.
 Shell blocks (```bash) run line by line (a trailing backslash continues a line; ``#`` starts a comment):
 ``compliance …`` through this interpreter's ``python -m compliance``, ``python …`` with this interpreter.
+A Python line whose comment is a literal (``decision.outcome  # 'reject'``) is a claim, and is checked.
 Both run in a fresh folder holding a copy of ``examples/``, so the paths the docs name resolve and nothing a
 snippet writes lands in the checkout.
 
@@ -15,12 +16,15 @@ which run in ``tests/test_risk_default_model.py`` and ``benchmarks/`` instead.
 
 from __future__ import annotations
 
+import ast
+import io
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +70,31 @@ def commands(text: str) -> list[str]:
     return [shlex.join(words) for words in lines if words]
 
 
+def claims(source: str) -> dict[int, object]:
+    """By line: the value a trailing comment says the line's expression has, when the comment is a literal."""
+    said = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            try:
+                said[token.start[0]] = ast.literal_eval(token.string[1:].strip())
+            except (ValueError, SyntaxError):
+                continue
+    return said
+
+
+def checked(snippet: Snippet) -> ast.Module:
+    """The snippet's code, each top-level expression whose comment claims a value turned into an assertion."""
+    tree = ast.parse(snippet.text)
+    said = claims(snippet.text)
+    for index, node in enumerate(tree.body):
+        if isinstance(node, ast.Expr) and node.end_lineno in said:
+            claimed = ast.parse(repr(said[node.end_lineno]), mode="eval").body
+            message = ast.Constant(f"line {snippet.line + node.end_lineno}: not what its comment says")
+            test = ast.Compare(left=node.value, ops=[ast.Eq()], comparators=[claimed])
+            tree.body[index] = ast.copy_location(ast.Assert(test=test, msg=message), node)
+    return ast.fix_missing_locations(tree)
+
+
 def _not_run(command: str) -> str | None:
     return next((why for prefix, why in NOT_RUN.items() if command.startswith(prefix)), None)
 
@@ -102,12 +131,19 @@ def test_every_snippet_on_the_page_runs_as_written(page: Path, workdir: Path) ->
     for snippet in snippets(page):
         where = f"{snippet.page.relative_to(ROOT)}:{snippet.line}"
         if snippet.language == "python":
-            code = compile(snippet.text, where, "exec")
+            code = compile(checked(snippet), where, "exec")
             exec(code, namespace)  # the docs' own code, run as a reader would paste it
         elif snippet.language in ("bash", "sh", "shell"):
             for command in commands(snippet.text):
                 if _not_run(command) is None:
                     _run_shell(command, workdir)
+
+
+def test_a_comment_that_claims_a_value_is_checked() -> None:
+    snippet = Snippet(ROOT / "README.md", 0, "python", "x = 'a'\nx  # 'a'\nx  # a word\nx  # 'b'\n")
+    namespace: dict[str, object] = {}
+    with pytest.raises(AssertionError, match="line 4: not what its comment says"):
+        exec(compile(checked(snippet), "claim", "exec"), namespace)
 
 
 def test_the_pages_have_snippets_and_nothing_is_left_out_silently() -> None:
