@@ -147,8 +147,8 @@ def test_long_values_are_cut_in_mapping_errors_and_identity_numbers_never_quoted
     path = tmp_path / "long.yaml"
     long_name = RAW_ID + "x" * 100_000
     path.write_text(
-        f"format: compliance-mapping/1\nname: x\ncolumns:\n  a: {long_name}\n  {long_name}: nope\n"
-        f"ignore: [{long_name}]\nparse:\n  money: {long_name}\n",
+        f"format: compliance-mapping/1\nname: x\ncolumns:\n  a: {long_name}\n  b: {long_name}\n"
+        f"constants:\n  {RAW_ID}: 1\nparse:\n  money: {long_name}\n",
         encoding="utf-8",
     )
     with pytest.raises(MappingError) as caught:

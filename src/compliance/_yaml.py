@@ -15,6 +15,7 @@ reading one must not be a way to exhaust the machine:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,15 @@ def load_text(text: str) -> Any:
     return construct(compose_text(text))
 
 
+_DIGITS = re.compile(r"\d{15,}[Xx]?")
+
+
 def quote(value: Any) -> str:
-    """``repr(value)``, cut to :data:`QUOTE_CHARS` characters so a long value cannot swamp a message."""
-    text = repr(value)
+    """``repr(value)``, cut to :data:`QUOTE_CHARS` characters so a long value cannot swamp a message, and
+    with any run of 15 or more digits (the length of an identity number) left out.
+
+    >>> quote("x" * 100)[-3:], quote(110101199003074578)
+    ('xx…', '<18 digits>')
+    """
+    text = _DIGITS.sub(lambda digits: f"<{len(digits[0])} digits>", repr(value))
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
