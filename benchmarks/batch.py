@@ -43,6 +43,7 @@ import pandas as pd
 
 import compliance
 from compliance.batch import _frame
+from compliance.batch._score import provenance_path
 from compliance.batch._table import Table, build_table
 from compliance.blacklist import Blacklist
 from compliance.campaign import DISCLOSURE_ITEMS
@@ -266,6 +267,7 @@ def score_csv(path: Path, chunk_rows: int) -> dict[str, Any]:
     peak_kib = int(finished.stderr.rsplit("peak_kib", 1)[1].split()[0])
     out_rows = sum(1 for _ in output.open(encoding="utf-8")) - 1
     output.unlink()
+    provenance_path(output).unlink(missing_ok=True)
     return {"seconds": seconds, "peak_rss": peak_kib * 1024, "file_bytes": path.stat().st_size, "out_rows": out_rows}
 
 
