@@ -3,7 +3,9 @@ without running anything) of altered, mismatched, foreign or untrusted files."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import hmac
 import io
 import json
 import re
@@ -18,7 +20,7 @@ import sklearn
 import skops.io as sio
 
 from compliance.errors import ModelFileError
-from compliance.risk import FEATURE_NAMES, RiskModel, synthetic
+from compliance.risk import FEATURE_NAMES, History, Reference, RiskModel, synthetic
 from compliance.risk._features import FEATURE_REVISION
 from compliance.risk._persist import (
     FORMAT,
@@ -289,3 +291,325 @@ def test_the_shipped_default_model_loads_and_says_it_is_synthetic() -> None:
     assert card["version"] == model.version_ and card["name"] == model.name
     assert card["thresholds"] == model.thresholds_
     assert 0.0 < model.thresholds_["elevated"] <= model.thresholds_["high"] < 1.0
+
+
+# -- every failure is a ModelFileError naming the file --------------------------------------------------------------
+
+
+def refused(path: Path, match: str, **options: Any) -> ModelFileError:
+    with pytest.raises(ModelFileError, match=match) as caught:
+        load_model(path, **options)
+    assert str(path) in str(caught.value)
+    return caught.value
+
+
+def with_payload(path: Path, payload: bytes) -> None:
+    """The model file with another skops payload, and the digest in its card recomputed to match."""
+    card = read_card(path)
+    rewrite(path, card={**card, "model_sha256": hashlib.sha256(payload).hexdigest()}, payload=payload)
+
+
+def test_a_damaged_zip_is_a_model_file_error(supervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.zip"
+    save_model(supervised, path)
+    good = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        start = archive.getinfo("model.skops").header_offset + 30 + len("model.skops")
+    path.write_bytes(good[:start] + bytes(b ^ 0xFF for b in good[start : start + 40]) + good[start + 40 :])
+    refused(path, "not a readable zip archive")  # was zlib.error / BadZipFile from the model entry
+    path.write_bytes(good.replace(b"model.skops", b"model.skopz"))
+    refused(path, "model.skop")  # was KeyError: there is no item named 'model.skops'
+    path.write_bytes(good[: len(good) - 30])
+    refused(path, "not a readable zip archive")  # the end of the archive is missing
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"versions": []}, "versions"),  # was AttributeError
+        ({"features": 5}, "features"),  # was TypeError
+        ({"features": [1, 2]}, "features"),
+        ({"versions": {"scikit-learn": 1}}, "versions"),
+        ({"thresholds": "high"}, "thresholds"),
+        ({"model_sha256": None}, "model_sha256"),
+        ({"name": "another-model"}, "card's name is not the model's"),
+        ({"version": "000000000000"}, "card's version is not the model's"),
+        ({"thresholds": {"elevated": 0.0, "high": 0.0}}, "card's thresholds is not the model's"),
+    ],
+)
+def test_a_card_with_wrong_values_is_refused(
+    supervised: RiskModel, tmp_path: Path, change: dict[str, Any], match: str
+) -> None:
+    path = tmp_path / "m.zip"
+    card = save_model(supervised, path)
+    rewrite(path, card={**card, **change})
+    refused(path, match)
+
+
+def test_a_card_that_is_not_json_is_refused(supervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.zip"
+    save_model(supervised, path)
+    for text in ("{", "[" * 100_000, '{"format": 1e999999}'):  # the deep one was RecursionError
+        rewrite(path, card=None)
+        with zipfile.ZipFile(path) as archive:
+            payload = archive.read("model.skops")
+        path.write_bytes(zipped_entries([("card.json", text.encode()), ("model.skops", payload)]))
+        with pytest.raises(ModelFileError, match=r"not a compliance risk-model file|unknown model format"):
+            read_card(path)
+
+
+def zipped_entries(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_model_that_is_not_valid_skops_is_refused(supervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.zip"
+    save_model(supervised, path)
+    with zipfile.ZipFile(path) as archive:
+        inner = zipfile.ZipFile(io.BytesIO(archive.read("model.skops")))
+        arrays = {i.filename: inner.read(i) for i in inner.infolist() if i.filename != "schema.json"}
+    with_payload(path, zipped_entries([("schema.json", b'{"__class__": '), *arrays.items()]))
+    refused(path, "could not be rebuilt")  # was JSONDecodeError
+    with_payload(path, zipped_entries(list(arrays.items())))
+    refused(path, "no schema.json")  # was KeyError
+    name, data = next(iter(arrays.items()))
+    lying = data.replace(b"'shape': (", b"'shape': (99999999999, ", 1)  # numpy would allocate what it claims
+    with_payload(path, zipped_entries([("schema.json", inner.read("schema.json")), (name, lying)]))
+    refused(path, "header claims")
+
+
+def saved_as_is(model: Any, path: Path, card: dict[str, Any]) -> None:
+    """Write ``model`` as skops, with a card whose digest matches, past save_model's own checks."""
+    payload = sio.dumps(model)
+    rewrite(path, card={**card, "model_sha256": hashlib.sha256(payload).hexdigest()}, payload=payload)
+
+
+def copy_of(model: RiskModel) -> RiskModel:
+    copied = RiskModel(**model.get_params())
+    for attribute, value in vars(model).items():
+        if attribute != "calibrated_":
+            setattr(copied, attribute, value)
+    return copied
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda m: delattr(m, "linear_"), "not fitted: it has no linear_"),  # loaded, then NotFittedError
+        (lambda m: setattr(m, "baseline_", m.baseline_[:-1]), "baseline_ has 22 values, not 23"),
+        (lambda m: setattr(m, "baseline_", m.baseline_ * np.nan), "not a finite number"),
+        (lambda m: setattr(m, "thresholds_", {"elevated": 0.9, "high": 0.1}), "0 <= elevated <= high <= 1"),
+        (lambda m: setattr(m, "thresholds_", {"elevated": True, "high": 1.0}), "0 <= elevated <= high <= 1"),
+        (lambda m: setattr(m, "thresholds_", {"high": 1.0}), "thresholds_"),
+        (lambda m: setattr(m, "band", "high"), "hides its class's own"),  # would fail at score_campaign
+        (lambda m: setattr(m, "fill_", [(99, 3, 0.0)]), "fill_"),
+        (lambda m: setattr(m, "mode", "clairvoyant"), "parameter mode"),
+        (lambda m: setattr(m, "feature_names_", m.feature_names_[::-1]), "not the features this library computes"),
+        (lambda m: setattr(m.linear_, "_weights", [0.0] * 23), r"linear_._weights does not agree"),
+        (lambda m: setattr(m.linear_, "weights", m.linear_.weights[:3]), "linear_.weights has 3 values"),
+        (lambda m: setattr(m.linear_, "a", "1"), "not a finite number"),
+        (lambda m: setattr(m, "reference_", Reference({}, History({"x": "many"}))), "history.documents"),  # type: ignore[dict-item]
+        (lambda m: setattr(m, "reference_", Reference({"other": "¥1"})), "typical_target"),  # type: ignore[dict-item]
+    ],
+)
+def test_a_model_that_would_fail_when_scoring_is_refused_at_load(
+    supervised: RiskModel, tmp_path: Path, damage: Any, match: str
+) -> None:
+    path = tmp_path / "m.zip"
+    card = save_model(supervised, path)
+    model = copy_of(supervised)
+    model.linear_ = copy.copy(model.linear_)
+    damage(model)
+    saved_as_is(model, path, card)
+    refused(path, match)
+    saved_as_is(copy_of(supervised), path, card)
+    assert load_model(path).version_ == supervised.version_  # control: the undamaged copy loads
+
+
+def test_a_model_altered_consistently_everywhere_but_its_version_is_refused(
+    supervised: RiskModel, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.zip"
+    card = save_model(supervised, path)
+    model = copy_of(supervised)
+    model.linear_ = copy.copy(supervised.linear_)
+    model.linear_.b = supervised.linear_.b + 3.0  # every campaign scores higher
+    saved_as_is(model, path, card)
+    refused(path, "do not give its version id")
+
+
+def test_an_unsupervised_tree_that_never_ends_is_refused(unsupervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "u.zip"
+    card = save_model(unsupervised, path)
+    model = copy.deepcopy(unsupervised)
+    tree = model.forest_.estimators_[0].tree_
+    state = tree.__getstate__()
+    state["nodes"]["left_child"][0] = 0  # the root is its own child: a traversal would loop for ever
+    tree.__setstate__(state)
+    saved_as_is(model, path, card)
+    refused(path, "tree 0 has a node whose children")
+    model = copy.deepcopy(unsupervised)
+    tree = model.forest_.estimators_[1].tree_
+    state = tree.__getstate__()
+    internal = int(np.flatnonzero(state["nodes"]["left_child"] != -1)[0])
+    state["nodes"]["feature"][internal] = 10_000  # read far past the row
+    tree.__setstate__(state)
+    saved_as_is(model, path, card)
+    refused(path, "tree 1 has a node whose children or column")
+
+
+def test_a_model_that_would_not_load_is_not_saved(supervised: RiskModel, tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="not saved: the model is not fitted"):
+        save_model(RiskModel(), tmp_path / "m.zip")
+    with pytest.raises(ModelFileError, match="not saved: the file holds a dict"):
+        save_model({"a": 1}, tmp_path / "m.zip")  # type: ignore[arg-type]
+    assert not (tmp_path / "m.zip").exists()
+
+
+def test_files_and_entries_past_the_size_limits_are_refused(
+    supervised: RiskModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance.risk import _persist
+
+    path = tmp_path / "m.zip"
+    card = save_model(supervised, path)
+    monkeypatch.setattr(_persist, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    refused(path, "larger than")
+    monkeypatch.undo()
+    # a bomb: a few kilobytes that unpack to more than the limit; read no further than the limit
+    monkeypatch.setattr(_persist, "MAX_UNPACKED_BYTES", 2**20)
+    bomb = {**card, "padding": " " * 2**21}
+    rewrite(path, card=bomb)
+    assert path.stat().st_size < 20_000
+    refused(path, "unpacks to more than 1 MiB")
+
+
+def test_extra_repeated_or_leading_bytes_are_refused(supervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.zip"
+    save_model(supervised, path)
+    good = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        members = [(i.filename, archive.read(i)) for i in archive.infolist()]
+    path.write_bytes(zipped_entries([*members, ("run-me.py", b"print(1)")]))
+    refused(path, "unexpected or repeated entry 'run-me.py'")
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        path.write_bytes(zipped_entries([*members, ("card.json", b"{}")]))
+    refused(path, "unexpected or repeated entry 'card.json'")
+    path.write_bytes(b"#!/bin/sh\n" + good)  # zipfile alone would find the archive behind it
+    refused(path, "neither a zip archive nor signed")
+
+
+# -- signed model files ------------------------------------------------------------------------------------------
+
+KEY = "a platform key of 16+ chars"
+
+
+def test_a_signed_model_loads_with_its_key_and_scores_the_same(
+    supervised: RiskModel, fresh: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "signed.zip"
+    written = save_model(supervised, path, card=CARD, signing_key=KEY)
+    loaded = load_model(path, signing_key=KEY)
+    assert np.array_equal(loaded.predict_proba(fresh), supervised.predict_proba(fresh))
+    assert read_card(path, signing_key=KEY.encode()) == json.loads(json.dumps(written))
+    save_model(supervised, tmp_path / "again.zip", card=CARD, signing_key=KEY)
+    assert path.read_bytes() == (tmp_path / "again.zip").read_bytes()  # signing is deterministic
+
+
+def test_the_signature_is_an_hmac_of_the_file_anyone_with_the_key_can_check(
+    supervised: RiskModel, tmp_path: Path
+) -> None:
+    save_model(supervised, tmp_path / "plain.zip", card=CARD)
+    save_model(supervised, tmp_path / "signed.zip", card=CARD, signing_key=KEY)
+    first, second, body = (tmp_path / "signed.zip").read_bytes().split(b"\n", 2)
+    assert first == b"compliance-signed-model/1"
+    assert body == (tmp_path / "plain.zip").read_bytes()  # the unsigned file, byte for byte
+    expected = hmac.new(KEY.encode(), first + b"\n" + body, hashlib.sha256).hexdigest()
+    assert second == b"hmac-sha256:" + expected.encode()
+
+
+def test_a_signed_file_without_its_key_is_refused(supervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "signed.zip"
+    save_model(supervised, path, signing_key=KEY)
+    refused(path, "the file is signed")
+    with pytest.raises(ModelFileError, match="the file is signed"):
+        read_card(path)
+    refused(path, "signature does not match", signing_key="another platform's key")
+    refused(path, "at least 16 bytes", signing_key="short")
+
+
+def test_a_signed_file_is_checked_before_anything_in_it_is_read(
+    supervised: RiskModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compliance.risk import _persist
+
+    path = tmp_path / "signed.zip"
+    save_model(supervised, path, signing_key=KEY)
+    signed = path.read_bytes()
+    header = len(b"compliance-signed-model/1\nhmac-sha256:") + 65
+
+    def must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a parser ran on a file whose signature was not checked")
+
+    monkeypatch.setattr(_persist.zipfile, "ZipFile", must_not_run)
+    monkeypatch.setattr(_persist.json, "loads", must_not_run)
+    monkeypatch.setattr(_persist.sio, "loads", must_not_run)
+    path.write_bytes(signed[:header] + b"altered" + signed[header + 7 :])
+    refused(path, "signature does not match", signing_key=KEY)
+    path.write_bytes(signed[:-1] + bytes([signed[-1] ^ 1]))
+    refused(path, "signature does not match", signing_key=KEY)
+    path.write_bytes(signed.replace(b"hmac-sha256:", b"hmac-sha256:0", 1))
+    refused(path, "signature line is damaged", signing_key=KEY)
+
+
+def test_an_unsigned_file_is_refused_where_a_signature_is_required(supervised: RiskModel, tmp_path: Path) -> None:
+    path = tmp_path / "plain.zip"
+    save_model(supervised, path)
+    refused(path, "not signed", signing_key=KEY)  # a key means: signed files only
+    refused(path, "not signed", require_signature=True)
+    assert load_model(path, signing_key=KEY, require_signature=False).version_ == supervised.version_
+    # stripping the signature lines off a signed file gives an unsigned file: refused the same way
+    save_model(supervised, tmp_path / "signed.zip", signing_key=KEY)
+    path.write_bytes((tmp_path / "signed.zip").read_bytes().split(b"\n", 2)[2])
+    refused(path, "not signed", signing_key=KEY)
+
+
+def test_a_short_signing_key_is_refused_when_saving(supervised: RiskModel, tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="at least 16 bytes"):
+        save_model(supervised, tmp_path / "m.zip", signing_key=b"short")
+    assert not (tmp_path / "m.zip").exists()
+
+
+def test_the_command_line_signs_and_checks_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from compliance.cli import main
+
+    examples = Path(__file__).parents[1] / "examples"
+    key_file, signed = tmp_path / "model.key", tmp_path / "signed.zip"
+    key_file.write_text(KEY + "\n", encoding="utf-8")
+    assert main(["train", "--synthetic", "--rows", "4000", "-o", str(signed), "--signing-key-file", str(key_file)]) == 0
+    assert signed.read_bytes().startswith(b"compliance-signed-model/1\n")
+    assert load_model(signed, signing_key=KEY).name == "compliance-default-synthetic"
+    score = [
+        "score",
+        str(examples / "campaigns-export.csv"),
+        "--mapping",
+        str(examples / "export-mapping.yaml"),
+        "--stage",
+        "publish",
+        "-o",
+        str(tmp_path / "decisions.csv"),
+        "--model",
+        str(signed),
+    ]
+    assert main([*score, "--model-key-file", str(key_file)]) == 0
+    capsys.readouterr()
+    assert main(score) == 78
+    assert "the file is signed" in capsys.readouterr().err
+    assert main([*score[:-2], "--model-key-file", str(key_file)]) == 2  # a key, but no --model to check
+    (tmp_path / "wrong.key").write_text("another platform's key\n", encoding="utf-8")
+    assert main([*score, "--model-key-file", str(tmp_path / "wrong.key")]) == 78
+    assert "signature does not match" in capsys.readouterr().err

@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     risk.add_argument("--model", type=Path, help="a model file from `compliance train` (default: the shipped model)")
     risk.add_argument("--no-model", action="store_true", help="do not score risk (rules only)")
     sc.add_argument(
+        "--model-key-file",
+        type=Path,
+        help="file holding the key the --model file was signed with (compliance train --signing-key-file); "
+        "with it, an unsigned model file is refused",
+    )
+    sc.add_argument(
         "--keep",
         action="append",
         default=[],
@@ -147,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="seed for the synthetic campaigns")
     train.add_argument("--name", help="the model's name, recorded on every decision")
     train.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (.zip)")
+    train.add_argument(
+        "--signing-key-file", type=Path, help="sign the model file with the platform key held in this file"
+    )
     train.set_defaults(run=_train)
 
     cov = commands.add_parser("coverage", help="write the clause coverage table (Markdown)")
@@ -287,6 +296,8 @@ def _score(args: argparse.Namespace) -> int:
 
 def _model(args: argparse.Namespace) -> Any:
     """The risk model: none (--no-model), a file from `compliance train` (--model), else the shipped one."""
+    if args.model is None and args.model_key_file is not None:
+        raise _Exit(EX_USAGE, "--model-key-file checks the signature of a --model file; give --model")
     if args.no_model:
         return None
     if args.model is None:
@@ -294,9 +305,10 @@ def _model(args: argparse.Namespace) -> Any:
     from compliance.errors import ModelFileError
     from compliance.risk import load_model
 
+    key = None if args.model_key_file is None else _key_file(args.model_key_file)
     _existing([args.model])
     try:
-        return load_model(args.model)
+        return load_model(args.model, signing_key=key)
     except ModelFileError as error:
         raise _Exit(EX_CONFIG, _named(args.model, str(error))) from None
 
@@ -350,8 +362,16 @@ def _read_campaign(name: str) -> Any:
 def _key(args: argparse.Namespace) -> str | None:
     """The platform key: from --blacklist-key-file, else ${KEY_ENV}, else none."""
     if args.blacklist_key_file is not None:
-        return _existing([args.blacklist_key_file])[0].read_text(encoding="utf-8").strip()
+        return _key_file(args.blacklist_key_file)
     return os.environ.get(KEY_ENV) or None
+
+
+def _key_file(path: Path) -> str:
+    """A key held in a file (UTF-8; surrounding white space, such as a final newline, is not part of it)."""
+    try:
+        return _existing([path])[0].read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise _Exit(EX_CONFIG, f"{path}: cannot read the key file ({type(error).__name__})") from None
 
 
 def _blacklist(args: argparse.Namespace, key: str | None) -> Blacklist:
@@ -411,8 +431,11 @@ def _plain(value: Any) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from compliance.errors import ModelFileError
     from compliance.risk import RiskModel
     from compliance.risk import _train as training
+
+    key = None if args.signing_key_file is None else _key_file(args.signing_key_file)  # before minutes of training
 
     if args.synthetic:
         if args.mode != "supervised" or args.label:
@@ -440,9 +463,12 @@ def _train(args: argparse.Namespace) -> int:
             "intended_use": "This platform's own review queue.",
             "limits": training.SYNTHETIC_CARD["limits"][1:],
         }
-    written = training.save_with_card(
-        model, args.output, card, trained=training.DEFAULT_DATE if args.synthetic else None
-    )
+    try:
+        written = training.save_with_card(
+            model, args.output, card, trained=training.DEFAULT_DATE if args.synthetic else None, signing_key=key
+        )
+    except ModelFileError as error:
+        raise _Exit(EX_CONFIG, _named(args.output, str(error))) from None
     print(
         f"wrote {args.output}: {written['name']}@{written['version']} ({written['mode']}); thresholds "
         f"elevated {written['thresholds']['elevated']:.4g}, high {written['thresholds']['high']:.4g}"

@@ -71,7 +71,9 @@ def save_with_card(
     *,
     trained: str | None = None,
     metrics: dict[str, Any] | None = None,
+    signing_key: bytes | str | None = None,
 ) -> dict[str, Any]:
-    """Save ``model`` with its card (training data, date, metrics, intended use, limits)."""
+    """Save ``model`` with its card (training data, date, metrics, intended use, limits); signed with
+    ``signing_key`` if one is given."""
     when = trained or date.today().isoformat()
-    return save_model(model, path, card={**card, "trained": when, "metrics": metrics or {}})
+    return save_model(model, path, card={**card, "trained": when, "metrics": metrics or {}}, signing_key=signing_key)
