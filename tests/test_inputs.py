@@ -290,3 +290,30 @@ def test_a_naive_time_in_year_9999_is_read_in_both_paths() -> None:
     out = evaluate_frame(frame, model=None)
     assert out["error"].isna().all()
     assert out["outcome"].iloc[0] == single.outcome
+
+
+# -- cells pandas itself stumbles on --------------------------------------------------------------------
+
+
+def test_a_signalling_nan_cell_is_missing_like_any_decimal_nan_in_both_table_paths() -> None:
+    from compliance.batch import decision_for
+
+    rows = _rows()
+    frame = pd.DataFrame(rows, dtype=object)
+    for label, value in ((1, Decimal("sNaN")), (2, Decimal("NaN")), (3, None)):
+        frame.at[label, "medical.estimated_cost"] = value
+    out = evaluate_frame(frame, stage="payout", blacklist=BLACKLIST, model=None)  # pandas' isna raised here
+    assert out["error"].isna().all()
+    assert out["outcome"].nunique() == 1  # not given, whichever way the cell says so
+    single = decision_for(frame, 1, stage="payout", blacklist=BLACKLIST, model=None)
+    assert single.outcome == out.at[1, "outcome"]
+
+
+@pytest.mark.parametrize("path", ["initiator.id_number_hash", "campaign_id"])
+@pytest.mark.parametrize("dtype", ["Int64", "boolean", "Float64"])
+def test_a_text_column_of_pandas_nullable_numbers_is_each_rows_error(path: str, dtype: str) -> None:
+    frame = pd.DataFrame(_rows())
+    frame[path] = pd.array([1, None, 0, 1], dtype=dtype)
+    out = evaluate_frame(frame, stage="payout", blacklist=BLACKLIST, model=None)
+    assert out["error"].notna().tolist() == [True, path == "campaign_id", True, True]
+    assert all(path in error for error in out["error"].dropna())

@@ -7,11 +7,12 @@ integer microseconds UTC. A value the column check cannot vouch for (a negative 
 place, a string where a number belongs, a payout without a payee) is not guessed at: its whole row is
 validated by the :class:`~compliance.Campaign` schema itself, so a row is accepted, and read, exactly
 as :func:`compliance.evaluate` would read it, and a row the schema rejects carries the schema's own
-error. Missing cells (``None``, ``NaN``, ``pd.NA``, ``NaT``) mean *not given*.
+error. Missing cells (``None``, ``NaN``, ``pd.NA``, ``NaT``, a Decimal NaN) mean *not given*.
 """
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import itertools
 import re
@@ -267,23 +268,25 @@ def build_table(
             if i >= 0:
                 _unreadable(columns, payout, error, int(i), reason)
                 suspect[i] = False
+    given = {path: frame[path].array for path in present}  # once: selecting a column costs more than a cell
     for i in np.flatnonzero(suspect):
-        _validate_row(frame, present, columns, payout, error, int(i))
+        _validate_row(given, frame.index, columns, payout, error, int(i))
     return Table(frame.index, columns, payout, error)
 
 
 def _validate_row(
-    frame: pd.DataFrame,
-    present: list[str],
+    given: Mapping[str, Any],
+    labels: pd.Index,
     columns: dict[str, Column],
     payout: np.ndarray,
     error: np.ndarray,
     i: int,
 ) -> None:
-    """Validate row ``i`` with the schema; store what it read, or its error (and null values)."""
-    cells = ((path, _cell(frame[path].iat[i])) for path in present)
+    """Validate row ``i`` of the ``given`` cells (by column) with the schema; store what it read, or its
+    error (and null values)."""
+    cells = ((path, _cell(array[i])) for path, array in given.items())
     raw = {path: value for path, value in cells if value is not None}  # a missing cell is not given
-    label = frame.index[i]
+    label = labels[i]
     try:
         campaign = Campaign.parse(unflatten(raw), row=_row_name(label))
     except CampaignError as problem:
@@ -322,6 +325,8 @@ def _cell(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, Decimal) and value.is_nan():  # quiet or signalling: missing, as for the columns
         return None
     if isinstance(value, np.datetime64):  # .item() of one in nanoseconds is an int, not a time
         value = pd.Timestamp(value)
@@ -367,9 +372,9 @@ def _convert(
     """(values, null, suspect) for one column; suspect rows are left for the schema to read. Values are an
     array, :class:`Encoded` for allowed values, or text kept in its pandas form."""
     n = len(series)
+    series, null = _missing(series)
     if kind == "tuple":
         return _tuples(series)
-    null = series.isna().to_numpy(bool)
     if kind == "hash":  # kept as given (no Python string per cell): only looked up in the blacklist
         kept: Any = series.array
         return kept, null, _hash_suspects(series, null)
@@ -398,6 +403,17 @@ def _convert(
     return values, null, bad & ~null
 
 
+def _missing(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The column and where it is missing. A Decimal NaN is missing, as pandas reads one; a signalling NaN
+    too, though pandas' own check raises on it, so the column is first rebuilt with None in its place."""
+    try:
+        return series, series.isna().to_numpy(bool)
+    except decimal.InvalidOperation:
+        cells = [None if isinstance(v, Decimal) and v.is_nan() else v for v in series.to_numpy(dtype=object)]
+        quiet = pd.Series(cells, index=series.index, dtype=object, name=series.name)
+        return quiet, quiet.isna().to_numpy(bool)
+
+
 def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
     """Rows whose value is not 64 lowercase hex digits (a keyed hash as Blacklist.hash_id_number gives)."""
     if text_dtype(series.dtype):  # 64 characters, all hex: a length and a strip, both in C for Arrow text
@@ -405,7 +421,7 @@ def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
         ok: np.ndarray = length & series.str.lstrip("0123456789abcdef").eq("").to_numpy(bool, na_value=False)
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
-        text = _as_text(series.where(is_str, ""))
+        text = _as_text(series.astype(object).where(is_str, ""))
         ok = text.str.fullmatch(_HEX64.pattern).fillna(False).to_numpy(bool)
     suspect: np.ndarray = ~ok & ~null
     return suspect
@@ -553,7 +569,7 @@ def _text(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray | None, np.nd
         cells = values if values is not None else series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
         ok &= ~_unicode_suspects(cells, is_str)
     if series.name in ("campaign_id", "platform"):
-        text = series if string_dtype else _as_text(series.where(is_str, ""))
+        text = series if string_dtype else _as_text(series.astype(object).where(is_str, ""))
         ok &= text.str.len().fillna(0).to_numpy() > 0
     return values, ~ok & ~null
 
