@@ -500,6 +500,7 @@ _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jso
 _PROBE = 1 << 16
 _BLOCK = 1 << 20  # characters of text split into lines at a time
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+_NON_ASCII = bytes(range(0x80, 0x100))
 
 
 def read_export(
@@ -627,7 +628,7 @@ def _detect_encoding(path: Path) -> str:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     text = decoder.decode(block, final=False)  # a character cut at the end of the block is not counted
     failing = len(_UNDECODABLE.findall(text))
-    non_ascii = sum(byte >= 0x80 for byte in block)
+    non_ascii = len(block) - len(block.translate(None, _NON_ASCII))
     return "gb18030" if failing > non_ascii // 4 else "utf-8-sig"
 
 
@@ -902,7 +903,7 @@ def _parquet_records(path: Path, chunk_rows: int) -> Iterator[_Records]:
 
     try:
         parquet = pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as error:
+    except (OSError, pa.ArrowException, ValueError) as error:  # ValueError: column names not UTF-8, say
         raise ExportError(f"{path}: not a readable Parquet file ({type(error).__name__})") from None
     start, yielded = 1, False
     with parquet:
@@ -912,7 +913,7 @@ def _parquet_records(path: Path, chunk_rows: int) -> Iterator[_Records]:
                 batch = next(batches)
             except StopIteration:
                 break
-            except (OSError, pa.ArrowException) as error:  # a damaged page or column chunk
+            except (OSError, pa.ArrowException, ValueError) as error:  # a damaged page or column chunk
                 raise _DamagedStream(
                     f"{path}: cannot be read after row {start - 1:,}: its data is damaged ({type(error).__name__})"
                 ) from None
