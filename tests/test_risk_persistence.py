@@ -33,6 +33,7 @@ from compliance.risk._persist import (
     save_model,
 )
 from compliance.risk._train import SYNTHETIC_CARD
+from compliance.risk._usable import Unusable, check_usable
 
 CARD = {
     "trained_on": "synthetic rows, seed 51",
@@ -460,6 +461,14 @@ def test_an_unsupervised_tree_that_never_ends_is_refused(unsupervised: RiskModel
     tree.__setstate__(state)
     saved_as_is(model, path, card)
     refused(path, "tree 1 has a node whose children or column")
+    # skops 0.16 rebuilds a tree's node count from its arrays; a tree whose count exceeds them (set by its own
+    # __setstate__, as another loader might) would be read past their end: refused before its nodes are read
+    model = copy.deepcopy(unsupervised)
+    tree = model.forest_.estimators_[0].tree_
+    state = tree.__getstate__()
+    tree.__setstate__({**state, "node_count": state["node_count"] * 1000})
+    with pytest.raises(Unusable, match="tree 0 claims more nodes than it holds"):
+        check_usable(model)
 
 
 def test_a_model_that_would_not_load_is_not_saved(supervised: RiskModel, tmp_path: Path) -> None:

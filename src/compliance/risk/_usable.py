@@ -246,8 +246,10 @@ def _tree(estimator: Any, used: np.ndarray, width: int, index: int) -> None:
         raise Unusable(f"its forest_ tree {index} reads columns the forest does not have")
     tree = estimator.tree_
     count = tree.node_count
+    if not 1 <= count <= tree.capacity:  # the node arrays are read as node_count long, whatever was stored
+        raise Unusable(f"its forest_ tree {index} claims more nodes than it holds")
     left, right, feature = tree.children_left, tree.children_right, tree.feature
-    if count < 1 or tree.n_features != len(used) or not (len(left) == len(right) == len(feature) == count):
+    if tree.n_features != len(used) or not (len(left) == len(right) == len(feature) == count):
         raise Unusable(f"its forest_ tree {index} has an inconsistent shape")
     nodes = np.arange(count)
     leaf = left == -1
