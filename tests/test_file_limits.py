@@ -245,7 +245,7 @@ def test_a_condition_nested_hundreds_deep_is_a_rule_file_error_with_line_and_rul
 
 def test_the_shipped_rules_are_well_inside_the_nesting_limit() -> None:
     from compliance.rules import Catalog
-    from compliance.rules._parse import MAX_CONDITION_CHARS, MAX_DEPTH, _depth, _phase_one
+    from compliance.rules._parse import MAX_CONDITION_CHARS, MAX_DEPTH, MAX_WORK, _depth, _phase_one, _work
 
     deepest = 0
     for ruleset in Catalog.default():
@@ -254,6 +254,39 @@ def test_the_shipped_rules_are_well_inside_the_nesting_limit() -> None:
                 assert len(text) < MAX_CONDITION_CHARS // 4
                 deepest = max(deepest, _depth(_phase_one(text, rule.reference_fails.context)))
     assert deepest <= MAX_DEPTH // 3  # 9, counting the statement itself
+    work = max(
+        _work(_phase_one(t, None)) for r in Catalog.default().rulesets["convention-2.0"].rules for t in [r.fails_when]
+    )
+    assert work < MAX_WORK // 100
+
+
+def test_comprehensions_over_long_lists_are_refused_at_load_not_unrolled(tmp_path: Path) -> None:
+    import time
+
+    items = "[" + ", ".join(str(i) for i in range(200)) + "]"  # 8 million evaluations a campaign, in 2,600 characters
+    bomb = f"$any([$any([$any([raised_amount > c for c in {items}]) for b in {items}]) for a in {items}])"
+    started = time.perf_counter()
+    with pytest.raises(RuleFileError) as caught:
+        _load(tmp_path, bomb)
+    assert time.perf_counter() - started < 5.0
+    (problem,) = caught.value.problems
+    assert problem.code == "limit" and "evaluations; at most 20,000 are allowed" in problem.message
+
+
+def test_a_long_parameter_list_unrolled_past_the_limit_is_refused(tmp_path: Path) -> None:
+    names = json.dumps([f"item{i}" for i in range(150)])
+    header = RULESET_HEADER.replace(
+        "rules:\n",
+        "parameters:\n  names:\n    type: string_list\n"
+        f"    value: {names}\n    title: {{zh: 名单, en: Names}}\n    source: {{note: test}}\nrules:\n",
+    )
+    condition = "$any([$any([platform == b for b in params.names]) for a in params.names])"
+    path = tmp_path / "params.yaml"
+    path.write_text(header + _rule("h.p", condition), encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_ruleset(path)
+    (problem,) = caught.value.problems
+    assert problem.code == "limit" and "unroll to more than 20,000 members" in problem.message
 
 
 EVIL = "medical.diagnosis =~ '(a+)+$'"

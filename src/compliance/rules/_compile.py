@@ -26,6 +26,7 @@ import rule_engine
 from rule_engine import ast
 from rule_engine.types import DataType
 
+from compliance.rules._parse import ConditionLimit
 from compliance.rules._schema import EXTRA_SYMBOLS, INTEGER_PATHS, Facts
 
 Getter = Callable[[Facts], Any]
@@ -128,11 +129,17 @@ def _children(node: Any) -> list[Any]:
     return [k for k in kids if isinstance(k, ast.ExpressionBase)]
 
 
+MAX_UNROLLED = 20_000
+"""The most comprehension members a condition is unrolled into (a parameter list can be long); beyond,
+loading the rule fails (:class:`~compliance.rules._parse.ConditionLimit`), as it would run as slowly."""
+
+
 class _Compiler:
     def __init__(self, params: Any, reads: list[str], *, collect_only: bool = False) -> None:
         self.params = params
         self.reads = reads
         self.collect_only = collect_only
+        self.unrolled = 0
 
     # -- reads, for findings ---------------------------------------------------------------------
 
@@ -319,7 +326,11 @@ class _Compiler:
         if not iterable.is_const:
             raise Unsupported("comprehension over a value that is not a constant")
         branches = []
-        for value in _iterable(iterable.const):
+        values = _iterable(iterable.const)
+        self.unrolled += len(values) if hasattr(values, "__len__") else 0
+        if self.unrolled > MAX_UNROLLED:
+            raise ConditionLimit(f"its comprehensions unroll to more than {MAX_UNROLLED:,} members")
+        for value in values:
             scope = {**env, node.variable: value}
             condition = None if node.condition is None else self.compile(node.condition, scope)
             branches.append((condition, self.compile(node.result, scope)))

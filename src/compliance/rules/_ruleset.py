@@ -634,7 +634,11 @@ def _compile_text(
             f"${', $'.join(sorted(ALLOWED_BUILTINS))} are allowed, so decisions do not depend on when they are made",
         )
         return None
-    return reference, compile_condition(reference, params_obj)
+    try:
+        return reference, compile_condition(reference, params_obj)
+    except ConditionLimit as error:
+        problem((key,), "limit", f"{key}: {error}")
+        return None
 
 
 def _suggest(error: Any) -> str:

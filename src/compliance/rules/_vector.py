@@ -37,6 +37,7 @@ from rule_engine import ast
 from compliance.campaign import DISCLOSURE_ITEMS, epoch_micros
 from compliance.rules._compile import (
     ALLOWED_BUILTINS,
+    MAX_UNROLLED,
     Unsupported,
     _children,
     _contains,
@@ -173,6 +174,7 @@ class _Compiler:
     def __init__(self, params: Any, stage: str) -> None:
         self.params = params
         self.stage = stage
+        self.unrolled = 0
 
     def compile(self, node: Any, env: dict[str, Any]) -> Compiled:
         name = type(node).__name__
@@ -223,7 +225,11 @@ class _Compiler:
         if not isinstance(iterable, Const):
             raise Unsupported("comprehension over a value that is not a constant")
         members = []
-        for value in _constant(lambda: _iterable(iterable.value)):
+        values = _constant(lambda: _iterable(iterable.value))
+        self.unrolled += len(values) if hasattr(values, "__len__") else 0
+        if self.unrolled > MAX_UNROLLED:  # the single-campaign compiler refused it at load already
+            raise Unsupported("comprehensions unrolled past the limit")
+        for value in values:
             scope = {**env, node.variable: value}
             condition = None if node.condition is None else self.compile(node.condition, scope)
             members.append((condition, self.compile(node.result, scope)))
