@@ -11,8 +11,10 @@ a rule is not an exception: it is a :class:`~compliance.Decision` whose outcome 
     │                        rule id, code, what to fix); every problem in the files is reported at once
     ├── RulesetNotFound      no ruleset of that id, or none in force on the event's date
     ├── BlacklistError       a blacklist could not be built (bad hash, missing key)
-    └── ModelFileError       a risk-model file is not one this library can use safely (wrong format,
-                             other feature schema or scikit-learn version, altered, untrusted types)
+    └── ModelFileError       a risk-model file is not one this library can use safely (damaged, too
+                             large, wrong format, other feature schema or scikit-learn version, altered,
+                             untrusted types, a model that could not score; unsigned where a signature is
+                             required, or signed with another key)
 
 Messages never contain a raw identity number: fields that hold one are reported by name only.
 """
