@@ -403,3 +403,16 @@ def test_a_rule_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> No
     path.write_text(RULESET_HEADER + "# " + "x" * _yaml.MAX_BYTES + "\n", encoding="utf-8")
     with pytest.raises(RuleFileError, match="at most 1,048,576 bytes"):
         load_ruleset(path)
+
+
+def test_a_file_with_thousands_of_problems_lists_fifty_in_its_message(tmp_path: Path) -> None:
+    from compliance.errors import LISTED_PROBLEMS
+
+    path = tmp_path / "many.yaml"
+    columns = "".join(f"  c{i}: not.a.column{i}\n" for i in range(2_000))
+    path.write_text(f"format: compliance-mapping/1\nname: x\ncolumns:\n{columns}", encoding="utf-8")
+    with pytest.raises(MappingError) as caught:
+        Mapping.load(path)
+    assert len(caught.value.problems) == 2_000
+    assert str(caught.value).count("\n  - ") == LISTED_PROBLEMS + 1
+    assert str(caught.value).endswith(f"and {2_000 - LISTED_PROBLEMS} more (all are in .problems)")

@@ -87,12 +87,23 @@ class RuleProblem:
         return f"{where}:{who} {self.message} [{self.code}]"
 
 
+LISTED_PROBLEMS = 50
+"""The most problems a file error's message lists (``problems`` holds them all), so it stays readable."""
+
+
+def listed(problems: list[RuleProblem]) -> str:
+    """The message lines of a file error: each problem, at most :data:`LISTED_PROBLEMS` of them."""
+    lines = "\n".join(f"  - {p}" for p in problems[:LISTED_PROBLEMS])
+    more = len(problems) - LISTED_PROBLEMS
+    return lines + (f"\n  - … and {more} more (all are in .problems)" if more > 0 else "")
+
+
 class RuleFileError(ComplianceError):
     """Rule or clause files failed their load-time checks; ``problems`` holds every one found."""
 
     def __init__(self, problems: list[RuleProblem]) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
+        lines = listed(problems)
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(f"rule files failed to load ({len(problems)} {noun}):\n{lines}")
 

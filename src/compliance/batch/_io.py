@@ -50,7 +50,7 @@ from compliance._flat import FLAT_COLUMNS
 from compliance._yaml import QUOTE_CHARS, quote
 from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
-from compliance.errors import ComplianceError, RuleProblem
+from compliance.errors import ComplianceError, RuleProblem, listed
 from compliance.rules._files import YamlDocument, read_yaml, validate
 
 __all__ = [
@@ -78,7 +78,7 @@ class MappingError(ComplianceError, ValueError):
 
     def __init__(self, problems: list[RuleProblem]) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
+        lines = listed(problems)
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(f"mapping file failed to load ({len(problems)} {noun}):\n{lines}")
 
