@@ -510,6 +510,9 @@ def test_extra_repeated_or_leading_bytes_are_refused(supervised: RiskModel, tmp_
     refused(path, "unexpected or repeated entry 'card.json'")
     path.write_bytes(b"#!/bin/sh\n" + good)  # zipfile alone would find the archive behind it
     refused(path, "neither a zip archive nor signed")
+    refused(tmp_path, "cannot read it")  # a folder
+    with pytest.raises(ModelFileError, match="cannot read it"):
+        load_model(f"{path}\x00.zip")  # open() raises ValueError for a NUL in the path
 
 
 # -- signed model files ------------------------------------------------------------------------------------------

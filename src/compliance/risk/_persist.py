@@ -279,7 +279,7 @@ def _read_bounded(path: Path | str) -> bytes:
             data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: not a compliance risk-model file (no such file)") from None
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a path with a NUL in it
         raise ModelFileError(f"{path}: not a compliance risk-model file (cannot read it: {_brief(error)})") from None
     if len(data) > MAX_FILE_BYTES:
         raise ModelFileError(f"{path}: the file is larger than the {MAX_FILE_BYTES // 2**20} MiB a model file may be")
