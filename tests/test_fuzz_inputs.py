@@ -10,7 +10,8 @@ scalars. The laws, for every case:
 * ``evaluate_frame`` never raises for a bad cell: rows in = rows out, same index, and a row is unreadable
   (``review`` with its error) exactly when the single path refuses it, so an unreadable input is never
   approved;
-* a raw identity number (or its first 17 digits) appears in no decision, table, error message or repr.
+* a raw identity number (or its first 17 digits) appears in no decision, table, error message or repr;
+* a decision is the same under a caller's decimal context (``prec=3``, ``ROUND_CEILING``).
 
 Each entry point sees at least 5,000 generated campaigns (evaluate; evaluate_frame at each stage, counted
 in rows), drawn the same way on every run (``derandomize``).
@@ -44,7 +45,7 @@ KEY = "fuzz platform key, 16+ bytes"
 BLACKLIST = Blacklist([*LISTED_HASHES, hash_id_number(RAW_ID, KEY)], key=KEY)
 UNLISTED = Blacklist(LISTED_HASHES, key=KEY)
 """A blacklist that does not list RAW_ID, so campaigns can be approved."""
-APPROVALS = {"approve", "approve_with_conditions"}
+CALLERS_CONTEXT = decimal.Context(prec=3, rounding=decimal.ROUND_CEILING)
 SURROGATE = "\udcff"
 
 CAMPAIGNS_PER_EXAMPLE = 25
@@ -184,6 +185,9 @@ def _evaluate_one(data: Any, stage: Any, blacklist: Blacklist) -> None:
         _no_secret(str(error), repr(error))
         return
     _no_secret(decision.model_dump_json(), repr(decision), str(decision))
+    with decimal.localcontext(CALLERS_CONTEXT):  # the caller's decimal context changes nothing
+        again = evaluate(data, stage=stage, blacklist=blacklist, model=None)
+    assert again.model_dump_json() == decision.model_dump_json()
 
 
 @settings(
