@@ -416,3 +416,13 @@ def test_a_file_with_thousands_of_problems_lists_fifty_in_its_message(tmp_path: 
     assert len(caught.value.problems) == 2_000
     assert str(caught.value).count("\n  - ") == LISTED_PROBLEMS + 1
     assert str(caught.value).endswith(f"and {2_000 - LISTED_PROBLEMS} more (all are in .problems)")
+
+
+def test_a_clause_file_with_an_alias_is_refused(tmp_path: Path) -> None:
+    from compliance.rules._corpus import load_corpus
+
+    path = tmp_path / "clauses.yaml"
+    path.write_text("document: &d {id: x}\nclauses: [*d]\n", encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_corpus([path])
+    assert [(p.line, p.code) for p in caught.value.problems] == [(2, "yaml-limit")]
