@@ -139,8 +139,9 @@ def test_yaml_nested_past_the_limit_is_refused_with_its_line(tmp_path: Path, dep
 def test_a_yaml_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text("format: compliance-mapping/1\nname: x\ndescription: " + "x" * _yaml.MAX_BYTES + "\n")
-    with pytest.raises(MappingError, match="files of at most 1,048,576 bytes are read"):
+    with pytest.raises(MappingError, match="files of at most 1,048,576 bytes are read") as caught:
         Mapping.load(path)
+    assert [p.code for p in caught.value.problems] == ["yaml-limit"]
 
 
 def test_long_values_are_cut_in_mapping_errors_and_identity_numbers_never_quoted_whole(tmp_path: Path) -> None:

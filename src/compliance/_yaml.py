@@ -25,6 +25,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "QUOTE_CHARS",
+    "FileTooLarge",
     "YamlLimitError",
     "compose_text",
     "construct",
@@ -89,13 +90,17 @@ class _Loader(yaml.composer.Composer, _Parser, yaml.constructor.SafeConstructor,
         return YamlLimitError(None, None, problem, event.start_mark)
 
 
+class FileTooLarge(ValueError):
+    """A file over :data:`MAX_BYTES`: refused before it is read."""
+
+
 def read_text(path: Path) -> str:
-    """A YAML file's text (UTF-8), refused with :class:`ValueError` when over :data:`MAX_BYTES`.
+    """A YAML file's text (UTF-8), refused with :class:`FileTooLarge` when over :data:`MAX_BYTES`.
 
     Raises ``OSError`` and ``UnicodeDecodeError`` as reading does."""
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise ValueError(f"the file is {size:,} bytes; files of at most {MAX_BYTES:,} bytes are read")
+        raise FileTooLarge(f"the file is {size:,} bytes; files of at most {MAX_BYTES:,} bytes are read")
     return path.read_text(encoding="utf-8")
 
 

@@ -167,6 +167,8 @@ def read_yaml(path: Path, problems: list[RuleProblem]) -> YamlDocument | None:
             problems.append(RuleProblem(str(path), line, None, "yaml-limit", str(error.problem)))
         else:
             problems.append(RuleProblem(str(path), line, None, "yaml", f"not valid YAML: {shorten(error.problem)}"))
+    except _yaml.FileTooLarge as error:
+        problems.append(RuleProblem(str(path), None, None, "yaml-limit", str(error)))
     except UnicodeDecodeError as error:
         problems.append(RuleProblem(str(path), None, None, "yaml", f"not UTF-8 text (byte {error.start:,})"))
     except (OSError, ValueError, OverflowError, yaml.YAMLError) as error:
