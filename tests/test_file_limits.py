@@ -427,3 +427,36 @@ def test_a_clause_file_with_an_alias_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         load_corpus([path])
     assert [(p.line, p.code) for p in caught.value.problems] == [(2, "yaml-limit")]
+
+
+def test_the_column_compiler_matches_each_spelling_of_an_encoded_column_as_rule_engine_does() -> None:
+    import numpy as np
+
+    from compliance.rules._parse import parse
+    from compliance.rules._vector import Vec, compile_vector, truthy
+
+    texts = ["水滴筹", "aaa", None, "b水滴", "a" * 41 + "!", "水滴筹"]
+    spellings = {"水滴筹": 0, "aaa": 1, "b水滴": 2, "a" * 41 + "!": 3}
+    codes = np.asarray([-1 if t is None else spellings[t] for t in texts])
+    null = np.asarray([t is None for t in texts])
+
+    class Columns:
+        n = len(texts)
+
+        def __init__(self, encoded: bool) -> None:
+            self.encoded = encoded
+
+        def get(self, path: str) -> Vec:
+            values = np.asarray(texts, dtype=object)
+            if self.encoded:
+                return Vec("str", values, null, codes=codes, spellings=spellings)
+            return Vec("str", values, null)
+
+    for text in ["platform =~ '^水滴'", "platform =~~ '水滴'", "platform !~ '(a+)+$'", "platform !~~ 'a{3}'"]:
+        rule = parse(text)
+        expected = [bool(rule.evaluate({"platform": t})) for t in texts]
+        for encoded in (True, False):
+            truth, err = truthy(
+                compile_vector(rule.statement.expression, None, "publish")(Columns(encoded)), len(texts)
+            )
+            assert list(truth) == expected and err is None, (text, encoded)

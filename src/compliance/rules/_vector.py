@@ -445,7 +445,7 @@ def _kRegex(node: Any, columns: Columns | None, left: Node) -> Node:
         raise Unsupported("a regular expression on a value that is not text")
     n = columns.n
     if left.codes is not None and left.spellings is not None:
-        truth = np.zeros(len(left.spellings) + 1, bool)  # the last entry: code -1, no spelling
+        truth = np.zeros(max(left.spellings.values(), default=-1) + 2, bool)  # the last: code -1, no spelling
         for spelling, code in left.spellings.items():
             truth[code] = match(spelling)
         values = truth[left.codes]
