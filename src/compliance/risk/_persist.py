@@ -234,7 +234,7 @@ def load_model(
         model = sio.loads(payload, trusted=list(TRUSTED))
     except UntrustedTypesFoundException as error:
         raise ModelFileError(
-            f"{path}: the model contains types this library does not trust, so it was not loaded: {error}"
+            f"{path}: the model contains types this library does not trust, so it was not loaded: {str(error)[:1000]}"
         ) from None
     except Exception as error:  # skops parses untrusted bytes: any failure means the model cannot be rebuilt
         raise ModelFileError(f"{path}: the model could not be rebuilt ({_brief(error)})") from error
