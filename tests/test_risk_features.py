@@ -454,3 +454,39 @@ def test_display_of_values() -> None:
     assert by_name["first_day_donation_share"].display(0.25) == "25%"
     assert by_name["target_at_cap"].display(1.0) is None
     assert by_name["complaints"].display(float("nan")) is None
+
+
+# -- cross-campaign counts on tables the history does not match (found by the model-file fuzz suite) ----------
+
+
+def test_a_table_without_promoters_is_scored_against_a_history_of_pairs() -> None:
+    history = History({}, {"P1\x1fH1": 4}, frozenset({"c-9"}))
+    table = pd.DataFrame(
+        {"campaign_id": ["c-1", "c-2"], "promoter_id": [None, None], "medical.hospital_id": ["H1", None]}
+    )
+    counts = features(table, Reference(history=history))["promoter_hospital_campaigns"]
+    assert counts.tolist() == [0.0, 0.0]  # no promoter: none from the same promoter (as one campaign alone)
+    assert feature("promoter_hospital_campaigns", Reference(history=history), medical={"hospital_id": "H1"}) == 0.0
+
+
+def test_a_campaign_the_history_holds_under_other_documents_reuses_none() -> None:
+    history = History({SHARED: 1}, {}, frozenset({"c-1"}))  # c-1 was exported with SHARED; it now shows OWN
+    table = pd.DataFrame({"campaign_id": ["c-1"], "medical.document_hashes": [(OWN,)]})
+    reference = Reference(history=history)
+    single = campaign_features(
+        Campaign.parse({**BASE, "campaign_id": "c-1", "medical": {"document_hashes": [OWN]}}), reference
+    )
+    assert single[FEATURE_NAMES.index("document_reuse")] == 0.0
+    assert features(table, reference)["document_reuse"].tolist() == [0.0]  # not log1p(-1) = -inf
+
+
+def test_a_score_beyond_the_float_range_is_zero_in_both_paths() -> None:
+    from compliance.risk import default_model
+
+    linear = default_model().linear_
+    index = int(np.argmax(np.abs(linear.weights)))
+    row = [math.nan] * len(FEATURE_NAMES)
+    # a value that drives the log-odds far below -700, on the side that lowers the score
+    row[index] = -1e6 * math.copysign(1.0, -linear.a * linear.weights[index])
+    assert linear.score(row) == 0.0
+    assert linear.scores(np.array([row])).tolist() == [0.0]  # no overflow warning (an error in this suite)

@@ -625,7 +625,8 @@ def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np
             stored = (
                 pd.Series(uniques).map(history.documents).fillna(0).to_numpy(float)[codes] if history.documents else 0.0
             )
-            others = in_table + stored - in_both - 1.0
+            # at least 0, as History.reuse: a row known to the history under other documents is not counted twice
+            others = np.maximum(in_table + stored - in_both - 1.0, 0.0)
             best = np.full(n, -np.inf)
             np.maximum.at(best, rows, others)
             reuse = np.where(sizes > 0, best, np.nan)
@@ -641,7 +642,7 @@ def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np
         in_table = np.bincount(inverse[both], minlength=len(codes))[inverse]
         in_both = np.bincount(inverse[both & known], minlength=len(codes))[inverse]
         stored = 0.0
-        if history.pairs:
+        if history.pairs and both.any():  # no row with both a promoter and a hospital has a pair to look up
             labels = (
                 pd.Series(promoters).astype(str).to_numpy(object)[np.maximum(promoter, 0)]
                 + "\x1f"

@@ -465,7 +465,8 @@ class _Linear:
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         log_odds = -(self.a * self._decision(features) + self.b)
-        return 1.0 / (1.0 + np.exp(-log_odds))
+        # as score(): below a log-odds of -700 the probability is 0 (and exp would overflow)
+        return np.where(log_odds > -700, 1.0 / (1.0 + np.exp(-np.maximum(log_odds, -700.0))), 0.0)
 
     def contributions(self, features: np.ndarray, baseline: np.ndarray) -> np.ndarray:
         unknown = np.isnan(features)
