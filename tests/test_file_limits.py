@@ -460,3 +460,11 @@ def test_the_column_compiler_matches_each_spelling_of_an_encoded_column_as_rule_
                 compile_vector(rule.statement.expression, None, "publish")(Columns(encoded)), len(texts)
             )
             assert list(truth) == expected and err is None, (text, encoded)
+
+
+def test_a_gzipped_export_still_says_how_far_reading_has_got(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(_csv(300_000)))
+    progress = [chunk.bytes_read for chunk in read_export(path, chunk_rows=100_000)]
+    assert len(progress) == 3 and all(isinstance(p, int) for p in progress)
+    assert progress == sorted(progress) and progress[-1] <= path.stat().st_size  # type: ignore[type-var,operator]

@@ -572,12 +572,20 @@ def _infer_format(path: Path) -> str:
 
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.suffix.lower() == ".gz":
-        return typing.cast(IO[bytes], io.BufferedReader(_Inflating(path)))
+        return typing.cast(IO[bytes], _GzipReader(_Inflating(path)))
     return open(path, "rb")
 
 
 class _DamagedStream(ExportError):
     """A compressed file that cannot be read on; :func:`_chunks` adds how many records were read."""
+
+
+class _GzipReader(io.BufferedReader):
+    """A gzipped file's data, buffered; ``fileobj`` is the compressed file beneath (as ``GzipFile`` has it)."""
+
+    @property
+    def fileobj(self) -> IO[bytes]:
+        return typing.cast(_Inflating, self.raw).fileobj
 
 
 class _Inflating(io.RawIOBase):
@@ -587,6 +595,10 @@ class _Inflating(io.RawIOBase):
         self._path = path
         self._file = gzip.open(path, "rb")  # noqa: SIM115 -- closed by close(), with the reader's stream
         self._done = 0
+
+    @property
+    def fileobj(self) -> IO[bytes]:
+        return typing.cast(IO[bytes], self._file.fileobj)
 
     def readable(self) -> bool:
         return True
