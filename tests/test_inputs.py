@@ -9,6 +9,7 @@ process or by the caller's decimal context.
 from __future__ import annotations
 
 import decimal
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from compliance import Blacklist, BlacklistError, CampaignError, evaluate
 from compliance._flat import flatten
 from compliance.batch import evaluate_frame
+from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
 from compliance.campaign import COUNT_LIMIT, Campaign
 
@@ -152,10 +154,28 @@ def test_a_set_for_a_list_is_refused_as_its_order_differs_by_process(path: str, 
 COUNT = "activity.donation_count"
 
 
+COUNTS = [path for path, (kind, _allowed) in KINDS.items() if kind == "count"]
+
+
+@pytest.mark.parametrize("path", COUNTS)
 @pytest.mark.parametrize("value", [True, False, np.True_])
-def test_a_boolean_is_not_a_count(value: Any) -> None:
-    error = refused(nested(COUNT, value))
-    assert [(p.loc, p.code) for p in error.problems] == [(COUNT, "int_type")]
+def test_a_boolean_is_not_a_count(path: str, value: Any) -> None:
+    error = refused(nested(path, value))
+    assert [(p.loc, p.code) for p in error.problems] == [(path, "int_type")]
+
+
+def test_a_boolean_count_is_reported_beside_every_other_problem() -> None:
+    data = nested(COUNT, True)
+    data["activity"]["share_count"] = -1
+    data["target_amount"] = True
+    error = refused(data)
+    problems = {(p.loc, p.code) for p in error.problems}
+    assert problems == {
+        (COUNT, "int_type"),
+        ("activity.share_count", "greater_than_equal"),
+        ("target_amount", "decimal_type"),
+    }
+    assert refused(json.dumps(data)).problems == error.problems  # JSON text: the same
 
 
 @pytest.mark.parametrize("value", [COUNT_LIMIT + 1, 10**30, "9" * 30])
