@@ -29,12 +29,15 @@ def _rows(path: Path, **options: object) -> int:
 # -- exports --------------------------------------------------------------------------------------
 
 
-def _csv(rows: int) -> bytes:
-    return ("campaign_id,platform\n" + "".join(f"c{i},水滴筹\n" for i in range(rows))).encode()
+def _csv(rows: int, platform: str = "水滴筹") -> bytes:
+    return ("campaign_id,platform\n" + "".join(f"c{i},{platform}\n" for i in range(rows))).encode()
 
 
-def test_a_truncated_csv_gz_is_an_export_error_naming_the_file_and_how_far_it_got(tmp_path: Path) -> None:
-    whole = gzip.compress(_csv(200_000))  # more than one block of text before the cut
+@pytest.mark.parametrize("platform", ["水滴筹", "ascii"])  # ascii: encoding detection reads to the damage
+def test_a_truncated_csv_gz_is_an_export_error_naming_the_file_and_how_far_it_got(
+    tmp_path: Path, platform: str
+) -> None:
+    whole = gzip.compress(_csv(200_000, platform))  # more than one block of text before the cut
     path = tmp_path / "cut.csv.gz"
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(ExportError, match=r"cut\.csv\.gz: cannot be read after [\d,]+ bytes .*cut short") as caught:

@@ -635,8 +635,8 @@ def _detect_encoding(path: Path) -> str:
                 return "utf-8-sig"
             while block and block.isascii():
                 block = stream.read(_PROBE)
-    except _DamagedStream as error:
-        raise ExportError(f"{error}; no record was read") from None
+    except _DamagedStream:  # damaged within its ASCII start: reading stops at the damage and says where
+        return "utf-8-sig"
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     text = decoder.decode(block, final=False)  # a character cut at the end of the block is not counted
     failing = len(_UNDECODABLE.findall(text))
