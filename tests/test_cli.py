@@ -160,3 +160,10 @@ def test_evaluate_states_its_default_stage(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     assert "default: publish" in capsys.readouterr().out
+
+
+def test_a_param_that_is_not_yaml_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "--stage", "payout", "--param", "max_target_amount=["]) == 2
+    assert "--param max_target_amount: not a YAML value" in capsys.readouterr().err
+    # an alias is refused by the library's one YAML loader, as in every file it reads
+    assert main(["rules", "--stage", "payout", "--param", "max_target_amount=*a"]) == 2

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from compliance import _yaml
 from compliance._evaluate import evaluate
 from compliance._version import __version__
 from compliance.blacklist import Blacklist
@@ -201,7 +202,10 @@ def _param(text: str) -> tuple[str, Any]:
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise _Exit(EX_USAGE, f"--param takes NAME=VALUE, got {text!r}")
-    return name.strip(), yaml.safe_load(value)
+    try:
+        return name.strip(), _yaml.load_text(value)
+    except yaml.YAMLError as error:
+        raise _Exit(EX_USAGE, f"--param {name.strip()}: not a YAML value: {str(error).splitlines()[0]}") from None
 
 
 def _existing(paths: list[Path]) -> list[Path]:

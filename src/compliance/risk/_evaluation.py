@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from compliance import _yaml
 from compliance._flat import FLAT_COLUMNS, flatten
 from compliance.campaign import DISCLOSURE_ITEMS, Campaign
 from compliance.decision import CONTRIBUTION_PLACES, RISK_BANDS, SCORE_PLACES
@@ -237,7 +237,7 @@ def load_scenarios(path: Path | str | None = None) -> list[Scenario]:
     else:
         text = Path(path).read_text(encoding="utf-8")
         where = str(path)
-    document = yaml.safe_load(text)
+    document = _yaml.load_text(text)
     if not isinstance(document, dict) or document.get("format") != SCENARIO_FORMAT:
         raise ValueError(f"{where}: not a scenario file of format {SCENARIO_FORMAT}")
     scenarios: list[Scenario] = []
