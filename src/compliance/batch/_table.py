@@ -576,10 +576,11 @@ def _text(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray | None, np.nd
 
 def _literal(series: pd.Series, null: np.ndarray, allowed: tuple[str, ...]) -> tuple[Encoded, np.ndarray, np.ndarray]:
     """A column of allowed values, dictionary-encoded; a value that is not one of them is suspect."""
-    if series.dtype == object:  # a cell may be anything, unhashable too (a list): only text is looked up
+    try:
+        codes, found = pd.factorize(series)  # one hashing pass: -1 where missing
+    except TypeError:  # an unhashable cell (a list): only text is looked up, the rest is suspect
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
-        series = series.where(is_str, None)
-    codes, found = pd.factorize(series)  # one hashing pass: -1 where missing
+        codes, found = pd.factorize(series.astype(object).where(is_str, None))
     spellings: dict[str, int] = {}
     recode = np.full(len(found) + 1, -1, np.int64)  # the last entry: code -1 stays -1
     for code, value in enumerate(found):
@@ -592,12 +593,10 @@ def _literal(series: pd.Series, null: np.ndarray, allowed: tuple[str, ...]) -> t
 def _tuples(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(series)
     raw = series.to_numpy(dtype=object)
-    if (
-        set(map(type, raw)) <= {tuple}
-        and set(map(type, itertools.chain.from_iterable(raw))) <= {str}
-        and _is_unicode("".join(itertools.chain.from_iterable(raw)))
-    ):
-        return raw.copy(), np.zeros(n, bool), np.zeros(n, bool)  # the common case: tuples of text already
+    if set(map(type, raw)) <= {tuple}:
+        texts = list(itertools.chain.from_iterable(raw))
+        if set(map(type, texts)) <= {str} and _all_unicode(texts):
+            return raw.copy(), np.zeros(n, bool), np.zeros(n, bool)  # the common case: tuples of text already
     values = np.empty(n, dtype=object)
     bad = np.zeros(n, bool)
     for i, value in enumerate(raw):
@@ -643,12 +642,17 @@ def _as_text(series: pd.Series) -> pd.Series:
         return pd.Series([text if _is_unicode(text) else "" for text in texts], index=series.index).astype(str)
 
 
+def _all_unicode(texts: Any) -> bool:
+    """Whether every one of ``texts`` (a sequence of str) is valid Unicode: ASCII is checked without copying,
+    other text by encoding it all at once."""
+    return all(map(str.isascii, texts)) or _is_unicode("".join(texts))
+
+
 def _unicode_suspects(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
     """Which text cells are not valid Unicode (a lone surrogate): one join of the column, then, only if that
     fails to encode, each cell."""
     texts = values[is_str]
-    joined = "".join(texts)
-    if joined.isascii() or _is_unicode(joined):
+    if _all_unicode(texts):
         return np.zeros(len(values), bool)
     bad = np.zeros(len(values), bool)
     bad[np.flatnonzero(is_str)] = [not _is_unicode(text) for text in texts]
