@@ -120,6 +120,11 @@ PATHS = [*FLAT_COLUMNS, *_OBJECTS, "unknown", "initiator.unknown", "initiator.id
 PATHS.append("payout.payee_id_number")
 
 
+def _holds_identity(path: str) -> bool:
+    """A field for an identity number or its keyed hash: where a raw number is most likely pasted."""
+    return path.endswith(("id_number", "id_number_hash"))
+
+
 def _set(data: dict[str, Any], path: str, value: Any) -> None:
     *parents, leaf = path.split(".")
     target = data
@@ -151,7 +156,7 @@ def damaged_campaigns(draw: Any) -> list[Any]:
         data = _copy(base)
         for _ in range(draw(st.integers(0, 3))):
             path = draw(st.sampled_from(PATHS))
-            _set(data, path, draw(ID_JUNK if path.endswith("id_number") and draw(st.booleans()) else JUNK))
+            _set(data, path, draw(ID_JUNK if _holds_identity(path) and draw(st.booleans()) else JUNK))
         shape = draw(st.integers(0, 19))
         if shape == 0:
             variants.append(draw(JUNK))
@@ -231,7 +236,7 @@ def damaged_frames(draw: Any) -> tuple[pd.DataFrame, list[set[str]]]:
     for _ in range(draw(st.integers(0, 2 * ROWS_PER_FRAME))):
         i = draw(st.integers(0, ROWS_PER_FRAME - 1))
         column = draw(st.sampled_from(FLAT_COLUMNS))
-        rows[i][column] = draw(FRAME_JUNK)
+        rows[i][column] = draw(ID_JUNK if _holds_identity(column) and draw(st.booleans()) else FRAME_JUNK)
         damaged[i].add(column)
     if draw(st.booleans()):
         column = draw(st.sampled_from(FLAT_COLUMNS))
