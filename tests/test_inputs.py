@@ -303,6 +303,32 @@ def test_a_table_row_reads_back_money_exactly_under_a_callers_context() -> None:
     assert str(row["raised_amount"]) == "299999.99"
 
 
+@pytest.mark.parametrize("cap", ["499999.99", "123456.78"])
+def test_a_callers_decimal_context_does_not_move_a_parameter_the_column_compiler_folds(cap: str) -> None:
+    from compliance.rules import Catalog
+
+    catalog = Catalog.default().with_parameters({"max_target_amount": cap})
+    rows = []
+    for target in (Decimal(cap), Decimal(cap) + Decimal("0.01")):
+        data = nested("target_amount", target, APPROVED)
+        rows.append(flatten(Campaign.parse(data)))
+    frame = pd.DataFrame(rows, dtype=object)
+    expected = evaluate_frame(frame, stage="publish", ruleset=catalog, model=None)
+    with decimal.localcontext(CALLERS_CONTEXT):
+        got = evaluate_frame(frame, stage="publish", ruleset=catalog, model=None)
+    pd.testing.assert_frame_equal(got, expected)
+    failed = expected["failed_rules"].fillna("").tolist()
+    assert ["cv2.cap.target" in f for f in failed] == [False, True]  # at the cap passes, a fen over fails
+
+
+def test_a_callers_decimal_context_does_not_change_an_abbreviated_number_in_an_export() -> None:
+    from compliance.batch._io import _number_text
+
+    with decimal.localcontext(CALLERS_CONTEXT):
+        assert _number_text("1.2345678k", units=True) == "1234.5678"
+        assert _number_text("12.5万", units=True) == "125000"
+
+
 def test_a_naive_time_in_year_9999_is_read_in_both_paths() -> None:
     data = nested("initiator.account_created_at", datetime(9999, 12, 31, 23))
     single = evaluate(data, model=None)

@@ -50,6 +50,7 @@ from compliance._flat import FLAT_COLUMNS
 from compliance._yaml import QUOTE_CHARS, quote
 from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
+from compliance.campaign import DECIMAL_CONTEXT
 from compliance.errors import ComplianceError, RuleProblem, listed
 from compliance.rules._files import YamlDocument, read_yaml, validate
 
@@ -129,8 +130,9 @@ def _number_text(text: str, *, units: bool) -> str | None:
         return None
     digits = match["digits"].replace(",", "")
     if match["unit"]:
-        value = Decimal(digits).scaleb(_UNITS[match["unit"]])
-        digits = str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
+        value = Decimal(digits).scaleb(_UNITS[match["unit"]], context=DECIMAL_CONTEXT)  # never the caller's context
+        whole = value == value.to_integral_value(context=DECIMAL_CONTEXT)
+        digits = str(int(value)) if whole else format(value.normalize(context=DECIMAL_CONTEXT), "f")
     return ("-" if match["sign"] == "-" else "") + digits
 
 

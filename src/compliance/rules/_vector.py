@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 from rule_engine import ast
 
-from compliance.campaign import DISCLOSURE_ITEMS, epoch_micros
+from compliance.campaign import DECIMAL_CONTEXT, DISCLOSURE_ITEMS, epoch_micros
 from compliance.rules._compile import (
     ALLOWED_BUILTINS,
     MAX_UNROLLED,
@@ -525,7 +525,7 @@ def _as_vec(node: Vec | Const, n: int, like: Any = None) -> Vec:
         scale = max(0, -int(value.as_tuple().exponent))
         if isinstance(like, Vec) and like.kind == "num":
             scale = max(scale, like.scale)
-        scaled = int(value.scaleb(scale))
+        scaled = int(value.scaleb(scale, context=DECIMAL_CONTEXT))
         if abs(scaled) > _INT64_MAX:
             raise Unsupported("a number too large for a column")
         return Vec("num", np.full(n, scaled, np.int64), _never(n), scale=scale)
@@ -546,7 +546,7 @@ def _rescale(node: Vec, scale: int) -> Any:
 
 def _compare_const(node: Vec, value: Decimal, op: str) -> np.ndarray:
     """``node op value`` for a number column and an exact constant, in integers (no rounding)."""
-    scaled = value.scaleb(node.scale)
+    scaled = value.scaleb(node.scale, context=DECIMAL_CONTEXT)  # never the caller's context
     low, high = math.floor(scaled), math.ceil(scaled)
     values = node.values
     if op == "eq":
