@@ -18,6 +18,7 @@ from compliance import _yaml
 from compliance.batch._io import MAX_JSON_DEPTH, ExportError, Mapping, MappingError, read_export
 from compliance.errors import RuleFileError
 from compliance.rules._ruleset import load_ruleset
+from tests.builders import rule_yaml
 
 RAW_ID = "110101199003074578"  # a made-up identity number: it must never appear in a message
 
@@ -206,17 +207,7 @@ rules:
 
 def _rule(rule_id: str, fails_when: str) -> str:
     requires = "[medical.diagnosis]" if fails_when.startswith("medical.diagnosis =~") else "[]"
-    return (
-        f"  - id: {rule_id}\n"
-        "    title: {zh: 测试, en: Test}\n"
-        "    stages: [publish, payout]\n"
-        "    severity: low\n"
-        f"    requires: {requires}\n"
-        f"    fails_when: {json.dumps(fails_when, ensure_ascii=False)}\n"
-        "    effect: {outcome: review}\n"
-        "    cites: [convention-2.0/request-cap]\n"
-        "    message: {zh: 未通过。, en: Failed.}\n"
-    )
+    return rule_yaml(rule_id, fails_when, requires)
 
 
 def _load(tmp_path: Path, *conditions: str) -> object:

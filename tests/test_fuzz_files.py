@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance import Campaign, evaluate_frame
@@ -40,6 +40,7 @@ from compliance.blacklist import UNCHECKED
 from compliance.errors import ComplianceError, RuleFileError
 from compliance.rules._ruleset import load_ruleset
 from compliance.rules._schema import Facts
+from tests.builders import fuzz_settings, rule_yaml
 
 RAW_ID = "110101199003074578"  # a made-up identity number; it must never appear in an error
 KEY = "a platform key of 16+ chars"
@@ -49,13 +50,7 @@ CASES = 5  # files generated per example: 1,000 examples give 5,000 cases per en
 
 
 def fuzz(examples: int = 5_000 // CASES) -> Any:
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    )
+    return fuzz_settings(examples)
 
 
 seeds = st.integers(0, 2**32 - 1)
@@ -370,17 +365,7 @@ rules:
 
 
 def _rule(rule_id: str, fails_when: str, requires: str = "[]") -> str:
-    return (
-        f"  - id: {rule_id}\n"
-        "    title: {zh: 模糊, en: Fuzz}\n"
-        "    stages: [publish, payout]\n"
-        "    severity: low\n"
-        f"    requires: {requires}\n"
-        f"    fails_when: {json.dumps(fails_when, ensure_ascii=False)}\n"
-        "    effect: {outcome: review}\n"
-        "    cites: [convention-2.0/request-cap]\n"
-        "    message: {zh: 未通过。, en: Failed.}\n"
-    )
+    return rule_yaml(rule_id, fails_when, requires, title="模糊")
 
 
 VALID_RULESET = RULESET + _rule("f.a", "raised_amount > params.cap") + _rule("f.b", "disclosure.house == false")

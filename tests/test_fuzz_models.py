@@ -20,24 +20,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from compliance.errors import ModelFileError
 from compliance.risk import History, Reference, RiskModel, load_model, save_model, synthetic
 from compliance.risk._persist import DEFAULT_MODEL
+from tests.builders import fuzz_settings
 
 KEY = b"platform model-signing key, 32 b"
 
 
 def fuzz(cases: int) -> settings:
-    return settings(
-        max_examples=cases,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-    )
+    return fuzz_settings(cases)
 
 
 class Files:
