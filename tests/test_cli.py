@@ -167,3 +167,16 @@ def test_a_param_that_is_not_yaml_exits_2_naming_it(capsys: pytest.CaptureFixtur
     assert "--param max_target_amount: not a YAML value" in capsys.readouterr().err
     # an alias is refused by the library's one YAML loader, as in every file it reads
     assert main(["rules", "--stage", "payout", "--param", "max_target_amount=*a"]) == 2
+
+
+def test_train_reads_a_parquet_export_whose_list_columns_pandas_gives_as_arrays(tmp_path: Path) -> None:
+    from compliance.risk import load_model, synthetic
+
+    history = synthetic.generate(3_000, seed=11)
+    assert history["medical.document_hashes"].map(len).gt(0).any()  # list cells are there to be read
+    export = history.drop(columns=["label.flagged", "label.typology"]).rename(columns={"label.malicious": "malicious"})
+    export.to_parquet(tmp_path / "history.parquet")
+    assert (
+        main(["train", str(tmp_path / "history.parquet"), "--label", "malicious", "-o", str(tmp_path / "m.zip")]) == 0
+    )
+    assert load_model(tmp_path / "m.zip").reference_.history.documents  # the documents were counted

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from compliance import _yaml
 from compliance.batch._io import MAX_JSON_DEPTH, ExportError, Mapping, MappingError, read_export
@@ -165,7 +166,7 @@ def test_long_values_are_cut_in_mapping_errors_and_identity_numbers_never_quoted
 def test_a_yaml_timestamp_that_is_no_date_is_a_problem_not_a_value_error(tmp_path: Path) -> None:
     path = tmp_path / "date.yaml"
     path.write_text("format: compliance-mapping/1\nname: x\nconstants:\n  created_at: 2025-13-45\n")
-    with pytest.raises(MappingError, match="cannot read the file"):
+    with pytest.raises(MappingError, match=r"not valid YAML: month must be in 1\.\.12"):
         Mapping.load(path)
 
 
@@ -256,14 +257,11 @@ def test_the_shipped_rules_are_well_inside_the_nesting_limit() -> None:
 
 
 def test_comprehensions_over_long_lists_are_refused_at_load_not_unrolled(tmp_path: Path) -> None:
-    import time
 
     items = "[" + ", ".join(str(i) for i in range(200)) + "]"  # 8 million evaluations a campaign, in 2,600 characters
     bomb = f"$any([$any([$any([raised_amount > c for c in {items}]) for b in {items}]) for a in {items}])"
-    started = time.perf_counter()
-    with pytest.raises(RuleFileError) as caught:
+    with pytest.raises(RuleFileError) as caught:  # unrolled, it would take minutes: refused before compiling
         _load(tmp_path, bomb)
-    assert time.perf_counter() - started < 5.0
     (problem,) = caught.value.problems
     assert problem.code == "limit" and "evaluations; at most 20,000 are allowed" in problem.message
 
@@ -302,7 +300,6 @@ def _campaigns(diagnoses: list[str | None]) -> list[dict[str, object]]:
 
 
 def test_a_backtracking_pattern_runs_in_linear_time_in_every_path(tmp_path: Path) -> None:
-    import time
 
     import pandas as pd
 
@@ -314,8 +311,8 @@ def test_a_backtracking_pattern_runs_in_linear_time_in_every_path(tmp_path: Path
     ruleset = _load(tmp_path, EVIL, "(medical.diagnosis ?? '') !~~ '(a|a)+b'")
     rules = ruleset.rules  # type: ignore[attr-defined]
     assert all(rule.compiled for rule in rules)
+    # a backtracking engine (Python's re) would not finish the 41-character text: 2^41 steps, more than 4 s at 26
     texts = ["a" * 41 + "!", "a" * 5_000 + "!", "aaa", "", None]
-    started = time.perf_counter()
     for data in _campaigns(texts):
         campaign = Campaign.parse(data)
         facts = Facts(campaign, "publish", UNCHECKED, campaign.disclosure.__dict__)
@@ -324,7 +321,6 @@ def test_a_backtracking_pattern_runs_in_linear_time_in_every_path(tmp_path: Path
         evaluate(campaign, ruleset=ruleset, model=None)  # type: ignore[arg-type]
     frame = pd.DataFrame([flatten(Campaign.parse(d)) for d in _campaigns(texts * 20)])
     decisions = evaluate_frame(frame, ruleset=ruleset, model=None)  # type: ignore[arg-type]
-    assert time.perf_counter() - started < 2.0  # Python's re took > 4 s on the 41-character text alone
     # the column compiler ran them (a fallback would warn, an error under this suite's filterwarnings), and agrees
     for i, data in enumerate(_campaigns(texts)):
         decision = evaluate(Campaign.parse(data), ruleset=ruleset, model=None)  # type: ignore[arg-type]
@@ -344,11 +340,10 @@ def test_a_pattern_re2_cannot_run_is_refused_at_load(tmp_path: Path, pattern: st
 
 
 def test_a_constant_backtracking_match_is_not_run_by_pythons_re_at_load(tmp_path: Path) -> None:
-    import time
 
-    started = time.perf_counter()
-    _load(tmp_path, "medical.diagnosis == null and '" + "a" * 41 + "!' =~ '(a+)+$'")
-    assert time.perf_counter() - started < 2.0
+    # folding this constant with Python's re would not finish (2^41 steps); with RE2 it loads, and folds to false
+    ruleset = _load(tmp_path, "medical.diagnosis == null and '" + "a" * 41 + "!' =~ '(a+)+$'")
+    assert all(rule.compiled for rule in ruleset.rules)  # type: ignore[attr-defined]
 
 
 def test_conditions_at_the_nesting_limit_load_and_run_in_every_path(tmp_path: Path) -> None:
@@ -374,21 +369,21 @@ def test_conditions_at_the_nesting_limit_load_and_run_in_every_path(tmp_path: Pa
     campaigns = [Campaign.parse(d) for d in _campaigns(["a", None, "b"])]
     single = [evaluate(c, ruleset=ruleset, model=None).rule_results for c in campaigns]  # type: ignore[arg-type]
     frame = evaluate_frame(pd.DataFrame([flatten(c) for c in campaigns]), ruleset=ruleset, model=None)  # type: ignore[arg-type]
-    assert len(frame) == 3 and single
+    assert len(frame) == 3
+    for row, results in enumerate(single):  # the column compiler agrees with the single-campaign path on every row
+        failed = ";".join(sorted(r for r, status in results.items() if status == "fail"))
+        assert (frame["failed_rules"].iloc[row] or "") == failed
 
 
 def test_a_ruleset_over_the_rule_count_limit_is_refused_before_compiling(tmp_path: Path) -> None:
-    import time
 
     from compliance.rules._ruleset import MAX_RULES
 
     path = tmp_path / "many.yaml"
     rules = "".join(_rule(f"h.r{i}", f"raised_amount > {i}") for i in range(MAX_RULES + 1))
     path.write_text(RULESET_HEADER + rules, encoding="utf-8")
-    started = time.perf_counter()
     with pytest.raises(RuleFileError) as caught:
         load_ruleset(path)
-    assert time.perf_counter() - started < 5.0
     (problem,) = caught.value.problems
     assert problem.code == "limit" and f"at most {MAX_RULES:,} are loaded" in problem.message
 
@@ -462,3 +457,14 @@ def test_a_gzipped_export_still_says_how_far_reading_has_got(tmp_path: Path) -> 
     progress = [chunk.bytes_read for chunk in read_export(path, chunk_rows=100_000)]
     assert len(progress) == 3 and all(isinstance(p, int) for p in progress)
     assert progress == sorted(progress) and progress[-1] <= path.stat().st_size  # type: ignore[type-var,operator]
+
+
+def test_a_file_error_never_quotes_an_identity_number_a_parser_read() -> None:
+    from compliance._yaml import load_text
+
+    # a tagged value the constructor cannot read: PyYAML's message quotes it
+    with pytest.raises(yaml.YAMLError) as caught:
+        load_text("a: !!int 11010119900307457X\n")
+    from compliance.rules._files import shorten
+
+    assert "11010119900307457" not in shorten(caught.value)

@@ -596,6 +596,15 @@ def test_a_short_signing_key_is_refused_when_saving(supervised: RiskModel, tmp_p
     assert not (tmp_path / "m.zip").exists()
 
 
+def test_a_signing_key_that_is_not_valid_unicode_is_refused_without_echoing_it(
+    supervised: RiskModel, tmp_path: Path
+) -> None:
+    key = "secret-key-\udcff-0123456789"
+    with pytest.raises(ModelFileError, match="valid Unicode") as refused_key:
+        save_model(supervised, tmp_path / "m.zip", signing_key=key)
+    assert "secret-key" not in str(refused_key.value) and refused_key.value.__suppress_context__
+
+
 def test_the_command_line_signs_and_checks_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from compliance.cli import main
 

@@ -228,6 +228,14 @@ def test_keep_refuses_what_would_leak_or_clash(tmp_path: Path, capsys: pytest.Ca
     export.write_text(export.read_text(encoding="utf-8").replace(",110101199003074578,A", ",,A"), encoding="utf-8")
     assert _score(*common, "--keep", "note,order") == 0  # kept columns are accounted for without a mapping
     assert pd.read_csv(out, dtype=str)["order"].tolist() == ["A-17"]
+    # a number inside other text is an identity number all the same
+    for note in ("身份证 110101199003074578", "ids: 11010119900307457X; 2"):
+        export.write_text(export.read_text(encoding="utf-8").replace(",,A", f",{note},A"), encoding="utf-8")
+        out.unlink(missing_ok=True)
+        assert _score(*common, "--keep", "note,order") == 66
+        assert "looks like an identity number" in capsys.readouterr().err
+        assert not out.exists()
+        export.write_text(export.read_text(encoding="utf-8").replace(f",{note},A", ",,A"), encoding="utf-8")
 
 
 def test_a_model_from_compliance_train_is_used(

@@ -60,7 +60,7 @@ def evaluate(
     payout = parsed.payout
     event_time = payout.requested_at if stage == "payout" and payout is not None else parsed.created_at
     chosen = _choose(ruleset, event_time)
-    risk = None if model is None else _risk_model(model).score_campaign(parsed)
+    risk = None if model is None else risk_model(model).score_campaign(parsed)
     facts = Facts(
         parsed,
         stage,
@@ -143,7 +143,8 @@ def conclude(rules: Sequence[Rule], statuses: Sequence[str]) -> tuple[str, list[
     return _OUTCOMES[worst], obligations, flagged
 
 
-def _risk_model(model: Any) -> Any:
+def risk_model(model: Any) -> Any:
+    """The model to score with: the shipped one for ``"default"``, ``model`` itself otherwise (``None``: none)."""
     if isinstance(model, str):
         if model != "default":
             raise ValueError(f"model must be 'default', a RiskModel or None, not {model!r}")

@@ -15,11 +15,12 @@ reading one must not be a way to exhaust the machine:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from compliance.errors import without_id_numbers
 
 __all__ = [
     "MAX_BYTES",
@@ -120,6 +121,10 @@ def construct(node: yaml.Node | None) -> Any:
     loader = _Loader("")
     try:
         return loader.construct_document(node)
+    except (ValueError, OverflowError) as error:  # a date that is no date, a tag whose text it cannot read
+        raise yaml.constructor.ConstructorError(
+            None, None, without_id_numbers(str(error))[:200], getattr(error, "problem_mark", None)
+        ) from None
     finally:
         loader.dispose()
 
@@ -129,9 +134,6 @@ def load_text(text: str) -> Any:
     return construct(compose_text(text))
 
 
-_DIGITS = re.compile(r"\d{15,}[Xx]?")
-
-
 def quote(value: Any) -> str:
     """``repr(value)``, cut to :data:`QUOTE_CHARS` characters so a long value cannot swamp a message, and
     with any run of 15 or more digits (the length of an identity number) left out.
@@ -139,5 +141,5 @@ def quote(value: Any) -> str:
     >>> quote("x" * 100)[-3:], quote(110101199003074578)
     ('xx…', '<18 digits>')
     """
-    text = _DIGITS.sub(lambda digits: f"<{len(digits[0])} digits>", repr(value))
+    text = without_id_numbers(repr(value))
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from compliance.campaign import Campaign, _is_unicode, normalise_id_number
+from compliance.campaign import Campaign, is_unicode, normalise_id_number
 from compliance.errors import BlacklistError
 
 __all__ = ["FILE_FORMAT", "Blacklist", "hash_id_number"]
@@ -42,7 +42,7 @@ def _key_bytes(key: bytes | str) -> bytes:
 def _id_bytes(normalised: str) -> bytes:
     """An identity number as UTF-8; one that is not valid Unicode is refused without echoing any of it
     (``UnicodeEncodeError`` would hold the whole number)."""
-    if not _is_unicode(normalised):  # checked, not caught: the error's context must not be the encoding's
+    if not is_unicode(normalised):  # checked, not caught: the error's context must not be the encoding's
         raise BlacklistError("an identity number is not valid Unicode (it holds a lone surrogate)")
     return normalised.encode("utf-8")
 

@@ -111,7 +111,7 @@ Instant = Annotated[datetime, AfterValidator(_instant)]
 time must lie within the years 1 to 9999 (``datetime_out_of_range`` otherwise)."""
 
 
-def _is_unicode(text: str) -> bool:
+def is_unicode(text: str) -> bool:
     """Whether ``text`` is valid Unicode, i.e. holds no lone surrogate (which no encoding can write)."""
     if text.isascii():
         return True
@@ -123,7 +123,7 @@ def _is_unicode(text: str) -> bool:
 
 
 def _unicode(value: str) -> str:
-    if not _is_unicode(value):
+    if not is_unicode(value):
         raise PydanticCustomError("string_unicode", "the text is not valid Unicode (it holds a lone surrogate)")
     return value
 

@@ -485,12 +485,22 @@ def _read_export(path: Path) -> Any:
 
     try:
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
+            return _lists_as_tuples(pd.read_parquet(path))
         if path.suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True)
+            return _lists_as_tuples(pd.read_json(path, lines=True))
     except (OSError, ValueError, ImportError) as error:
         raise _Exit(EX_DATAERR, f"{path}: cannot read the export ({error})") from None
     raise _Exit(EX_USAGE, f"{path}: train reads Parquet (.parquet) or JSON Lines (.jsonl) exports")
+
+
+def _lists_as_tuples(frame: Any) -> Any:
+    """List columns as the schema holds them: pandas reads a Parquet list as a numpy array, JSON as a list."""
+    import numpy as np
+
+    for name in ("medical.document_hashes", "other_platform_campaign_ids"):
+        if name in frame:
+            frame[name] = [tuple(v) if isinstance(v, (np.ndarray, list)) else v for v in frame[name]]
+    return frame
 
 
 def _coverage(args: argparse.Namespace) -> int:

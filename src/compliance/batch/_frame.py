@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import Stage, _choose, _risk_model, conclude, evaluate
+from compliance._evaluate import Stage, _choose, conclude, evaluate, risk_model
 from compliance._flat import unflatten
 from compliance.batch._table import KINDS, Column, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
@@ -181,7 +181,7 @@ def _rulesets(
 def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | None:
     if model is None:
         return None
-    scorer = _risk_model(model)
+    scorer = risk_model(model)
     n = table.n
     scores = np.full(n, np.nan)
     band_codes = np.full(n, -1, np.int64)  # the band as an index into RISK_BANDS (-1: none), as rules read it

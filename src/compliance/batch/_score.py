@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import _risk_model
+from compliance._evaluate import risk_model
 from compliance._version import __version__
 from compliance.batch._frame import OUTPUT_COLUMNS, SEPARATOR, evaluate_frame
+from compliance.errors import ID_NUMBER_RUN
 
 __all__ = ["CHUNK_ROWS", "FORMATS", "HEAD_COLUMNS", "Summary", "output_format", "provenance_path", "score_file"]
 
@@ -205,7 +206,7 @@ def score_file(
         raise ValueError(f"cannot keep {', '.join(map(repr, taken or keep))}: each kept column needs a name of its own")
     if not isinstance(mapping, Mapping):
         mapping = Mapping._flat() if mapping is None else Mapping.load(mapping)
-    scorer = None if model is None else _risk_model(model)  # loaded before the clock starts
+    scorer = None if model is None else risk_model(model)  # loaded before the clock starts
     summary = Summary(blacklist_given=blacklist is not None, **_rule_facts(ruleset))
     chunks = read_export(
         source, mapping=mapping, format=input_format, encoding=encoding, chunk_rows=chunk_rows, id_key=id_key, keep=keep
@@ -494,9 +495,6 @@ def _output_frame(frame: pd.DataFrame, decisions: pd.DataFrame, kept: pd.DataFra
     return pd.concat(parts, axis=1)
 
 
-_ID_NUMBER = re.compile(r"\d{15}|\d{17}[\dXx]")
-
-
 def _as_text(column: pd.Series) -> pd.Series:
     """A kept column as text (lists joined with ``;``); a cell that looks like an identity number stops the
     run: a decisions file never holds one."""
@@ -508,7 +506,7 @@ def _as_text(column: pd.Series) -> pd.Series:
         return SEPARATOR.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
     values = column.astype(object).map(text)
-    found = values.dropna().str.strip().str.fullmatch(_ID_NUMBER)
+    found = values.dropna().str.contains(ID_NUMBER_RUN)  # anywhere in the text: "身份证 1101…" too
     if found.any():
         raise ExportError(
             f"kept column {column.name!r}, record {found.index[found.to_numpy()][0]}: holds what looks like an "

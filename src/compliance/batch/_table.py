@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
 from compliance.blacklist import _HEX64
-from compliance.campaign import DECIMAL_CONTEXT, Campaign, _is_unicode, epoch_micros, from_epoch_micros
+from compliance.campaign import DECIMAL_CONTEXT, Campaign, epoch_micros, from_epoch_micros, is_unicode
 from compliance.errors import CampaignError
 
 __all__ = ["Column", "Encoded", "Table", "build_table"]
@@ -602,7 +602,7 @@ def _tuples(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for i, value in enumerate(raw):
         if isinstance(value, (tuple, list, np.ndarray)):
             items = tuple(v.item() if isinstance(v, np.str_) else v for v in value)
-            if all(type(v) is str and _is_unicode(v) for v in items):
+            if all(type(v) is str and is_unicode(v) for v in items):
                 values[i] = items
                 continue
         elif value is None or value is pd.NA or (isinstance(value, float) and value != value):
@@ -639,13 +639,13 @@ def _as_text(series: pd.Series) -> pd.Series:
         return series.astype(str)
     except UnicodeEncodeError:
         texts = [str(value) for value in series.to_numpy(dtype=object)]
-        return pd.Series([text if _is_unicode(text) else "" for text in texts], index=series.index).astype(str)
+        return pd.Series([text if is_unicode(text) else "" for text in texts], index=series.index).astype(str)
 
 
 def _all_unicode(texts: Any) -> bool:
     """Whether every one of ``texts`` (a sequence of str) is valid Unicode: ASCII is checked without copying,
     other text by encoding it all at once."""
-    return all(map(str.isascii, texts)) or _is_unicode("".join(texts))
+    return all(map(str.isascii, texts)) or is_unicode("".join(texts))
 
 
 def _unicode_suspects(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
@@ -655,7 +655,7 @@ def _unicode_suspects(values: np.ndarray, is_str: np.ndarray) -> np.ndarray:
     if _all_unicode(texts):
         return np.zeros(len(values), bool)
     bad = np.zeros(len(values), bool)
-    bad[np.flatnonzero(is_str)] = [not _is_unicode(text) for text in texts]
+    bad[np.flatnonzero(is_str)] = [not is_unicode(text) for text in texts]
     return bad
 
 

@@ -235,7 +235,7 @@ def load_scenarios(path: Path | str | None = None) -> list[Scenario]:
         text = (resources.files("compliance.risk") / SCENARIOS_FILE).read_text(encoding="utf-8")
         where = SCENARIOS_FILE
     else:
-        text = Path(path).read_text(encoding="utf-8")
+        text = _yaml.read_text(Path(path))  # within the YAML size limit, as every file the library reads
         where = str(path)
     document = _yaml.load_text(text)
     if not isinstance(document, dict) or document.get("format") != SCENARIO_FORMAT:

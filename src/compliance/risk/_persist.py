@@ -141,7 +141,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _signing_key(path: Path | str, key: bytes | str) -> bytes:
-    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    try:
+        raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    except (UnicodeEncodeError, TypeError):  # a lone surrogate, or not bytes at all: never echo the key
+        raise ModelFileError(f"{path}: the signing key must be bytes or text that is valid Unicode") from None
     if len(raw) < MIN_KEY_BYTES:
         raise ModelFileError(f"{path}: the signing key must be at least {MIN_KEY_BYTES} bytes")
     return raw

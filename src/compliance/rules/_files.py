@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compliance import _yaml
 from compliance.decision import Source, Text
-from compliance.errors import RuleProblem
+from compliance.errors import RuleProblem, without_id_numbers
 
 Grade = Literal["verbatim", "verbatim-fragment", "reported", "seed"]
 Stage = Literal["publish", "payout"]
@@ -178,7 +178,7 @@ def read_yaml(path: Path, problems: list[RuleProblem]) -> YamlDocument | None:
 
 def shorten(text: object, limit: int = 200) -> str:
     """A message from a parser, cut so a long value it quotes cannot swamp the error."""
-    words = str(text)
+    words = without_id_numbers(str(text))  # a parser quotes what it read, which may be an identity number
     return words if len(words) <= limit else words[: limit - 1] + "…"
 
 

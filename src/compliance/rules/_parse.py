@@ -67,8 +67,8 @@ def compile_regex(pattern: str) -> Any:
     except re2.error as error:
         reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else ""
         raise rule_engine.errors.RegexSyntaxError(
-            f"RE2 cannot run this regular expression ({reason or 'invalid'}): backreferences and lookaround are "
-            "not supported, as they cannot match in linear time",
+            f"RE2 cannot run this regular expression: {reason or 'invalid'} (RE2 matches in linear time, so it "
+            "has no backreferences or lookaround)",
             error=error,
             value=pattern,
         ) from None
