@@ -20,6 +20,7 @@ def fuzz_settings(examples: int) -> settings:
             HealthCheck.data_too_large,
             HealthCheck.filter_too_much,
             HealthCheck.function_scoped_fixture,
+            HealthCheck.large_base_example,
         ],
     )
 

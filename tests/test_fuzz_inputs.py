@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance import Blacklist, CampaignError, RulesetNotFound, evaluate
@@ -36,6 +36,7 @@ from compliance.batch import evaluate_frame
 from compliance.batch._table import _cell
 from compliance.blacklist import hash_id_number
 from compliance.campaign import Campaign
+from tests.builders import fuzz_settings
 from tests.strategies import LISTED_HASHES, campaigns, flat_rows
 
 RAW_ID = "110101199003074578"
@@ -195,12 +196,7 @@ def _evaluate_one(data: Any, stage: Any, blacklist: Blacklist) -> None:
     assert again.model_dump_json() == decision.model_dump_json()
 
 
-@settings(
-    derandomize=True,
-    max_examples=EVALUATE_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzz_settings(EVALUATE_EXAMPLES)
 @given(damaged_campaigns(), st.sampled_from(["publish", "payout"]), st.sampled_from([BLACKLIST, UNLISTED]))
 def test_evaluate_gives_a_decision_or_its_own_error_for_any_input(
     batch: list[Any], stage: str, blacklist: Blacklist
@@ -295,12 +291,7 @@ def _check_frame(frame: pd.DataFrame, damaged: list[set[str]], stage: str) -> No
             assert reads, (label, out.loc[label].to_dict())  # so an approval is never of an unreadable row
 
 
-FRAME_SETTINGS = settings(
-    derandomize=True,
-    max_examples=FRAME_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
-)
+FRAME_SETTINGS = fuzz_settings(FRAME_EXAMPLES)
 
 
 @FRAME_SETTINGS

@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 import platform
 import re
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compliance._atomic import replaced_when_done
 from compliance._evaluate import risk_model
 from compliance._version import __version__
 from compliance.batch._frame import OUTPUT_COLUMNS, SEPARATOR, evaluate_frame
@@ -213,30 +213,28 @@ def score_file(
     )
     names = _export_names(mapping)
     read = _file_facts(source)
-    partial = output.with_name(f".{output.name}.partial")
     started = time.perf_counter()
     summary.startup_seconds = started - begun
-    try:
-        with _Writer(partial, kind, output_encoding, keep) as writer, _Progress(source, input_format, progress) as bar:
-            for chunk in chunks:
-                decisions = evaluate_frame(
-                    chunk.frame,
-                    stage=stage,  # type: ignore[arg-type]
-                    ruleset=ruleset,
-                    blacklist=blacklist,
-                    model=scorer,
-                    read_errors=dict(chunk.read_errors),
-                )
-                decisions["error"] = _in_export_terms(decisions["error"], names)
-                decisions["risk_reasons"] = _readable_reasons(chunk.frame, decisions, scorer)
-                writer.write(_output_frame(chunk.frame, decisions, chunk.kept))
-                summary.add(decisions)
-                bar.advance(chunk.bytes_read, len(decisions))
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with (
+        replaced_when_done(output) as partial,
+        _Writer(partial, kind, output_encoding, keep) as writer,
+        _Progress(source, input_format, progress) as bar,
+    ):
+        for chunk in chunks:
+            decisions = evaluate_frame(
+                chunk.frame,
+                stage=stage,  # type: ignore[arg-type]
+                ruleset=ruleset,
+                blacklist=blacklist,
+                model=scorer,
+                read_errors=dict(chunk.read_errors),
+            )
+            decisions["error"] = _in_export_terms(decisions["error"], names)
+            decisions["risk_reasons"] = _readable_reasons(chunk.frame, decisions, scorer)
+            writer.write(_output_frame(chunk.frame, decisions, chunk.kept))
+            summary.add(decisions)
+            bar.advance(chunk.bytes_read, len(decisions))
     summary.seconds = time.perf_counter() - started
-    os.replace(partial, output)
     record = _provenance(
         summary,
         output=output,

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -38,6 +37,7 @@ import skops
 import skops.io as sio
 from skops.io.exceptions import UntrustedTypesFoundException
 
+from compliance._atomic import replaced_when_done
 from compliance._version import __version__
 from compliance.errors import ModelFileError
 from compliance.risk._features import FEATURE_NAMES, FEATURE_REVISION
@@ -135,9 +135,8 @@ def save_model(
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """A reader sees the old file or the new one, never half of one."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    with replaced_when_done(path) as partial:
+        partial.write_bytes(data)
 
 
 def _signing_key(path: Path | str, key: bytes | str) -> bytes:
