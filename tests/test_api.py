@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import compliance
 import compliance.rules
@@ -51,6 +52,21 @@ def test_the_rules_package_exports_exactly_its_api() -> None:
 def test_errors_share_one_root() -> None:
     for name in ("BlacklistError", "CampaignError", "RuleFileError", "RulesetNotFound"):
         assert issubclass(getattr(compliance, name), compliance.ComplianceError)
+
+
+def test_every_exception_and_warning_is_defined_in_errors_py() -> None:
+    import compliance.batch
+    import compliance.errors
+
+    for name in ("ExportError", "MappingError", "FallbackWarning"):
+        cls = getattr(compliance.batch, name)
+        assert cls is getattr(compliance.errors, name) and cls.__module__ == "compliance.errors"
+    assert issubclass(compliance.batch.ExportError, compliance.ComplianceError)
+    assert issubclass(compliance.batch.MappingError, compliance.ComplianceError)
+    for module in ("_io", "_frame", "_score", "_table", "_distributed"):  # none defines its own
+        source = (Path(compliance.batch.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
+        assert "Error(" not in "".join(line for line in source.splitlines() if line.startswith("class "))
+        assert "Warning)" not in "".join(line for line in source.splitlines() if line.startswith("class "))
 
 
 def test_importing_compliance_does_not_import_pandas_or_scikit_learn() -> None:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from compliance import _yaml
-from compliance.batch._io import MAX_JSON_DEPTH, ExportError, Mapping, MappingError, read_export
-from compliance.errors import RuleFileError
+from compliance.batch._io import MAX_JSON_DEPTH, Mapping, read_export
+from compliance.errors import ExportError, MappingError, RuleFileError
 from compliance.rules._ruleset import load_ruleset
 from tests.builders import rule_yaml
 

@@ -16,8 +16,9 @@ import pytest
 
 from compliance import Campaign
 from compliance._flat import FLAT_COLUMNS, unflatten
-from compliance.batch._io import Chunk, ExportError, Mapping, MappingError, read_export, shipped_mappings
+from compliance.batch._io import Chunk, Mapping, read_export, shipped_mappings
 from compliance.blacklist import hash_id_number
+from compliance.errors import ExportError, MappingError
 from compliance.risk.synthetic import generate, to_campaigns
 
 ROOT = Path(__file__).parent.parent

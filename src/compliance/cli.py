@@ -240,8 +240,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from compliance.batch._frame import OUTPUT_COLUMNS
-    from compliance.batch._io import ExportError, MappingError
     from compliance.batch._score import CHUNK_ROWS, HEAD_COLUMNS, output_format, provenance_path, score_file
+    from compliance.errors import ExportError, MappingError
 
     _existing([args.export])
     chunk_rows = CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows

@@ -11,10 +11,15 @@ a rule is not an exception: it is a :class:`~compliance.Decision` whose outcome 
     │                        rule id, code, what to fix); every problem in the files is reported at once
     ├── RulesetNotFound      no ruleset of that id, or none in force on the event's date
     ├── BlacklistError       a blacklist could not be built (bad hash, missing key)
+    ├── ExportError          an export file could not be read at all (format, header, columns, a damaged
+    │                        stream); records it could not read are that record's error, not this
+    ├── MappingError         a mapping file failed its load-time checks (each problem: file, line, what)
     └── ModelFileError       a risk-model file is not one this library can use safely (damaged, too
                              large, wrong format, other feature schema or scikit-learn version, altered,
                              untrusted types, a model that could not score; unsigned where a signature is
                              required, or signed with another key)
+
+And one warning, not an error: ``FallbackWarning`` (a rule's condition runs row by row in a table).
 
 Messages never contain a raw identity number: fields that hold one are reported by name only.
 """
@@ -28,7 +33,10 @@ __all__ = [
     "BlacklistError",
     "CampaignError",
     "ComplianceError",
+    "ExportError",
+    "FallbackWarning",
     "FieldProblem",
+    "MappingError",
     "ModelFileError",
     "RuleFileError",
     "RuleProblem",
@@ -133,3 +141,22 @@ class BlacklistError(ComplianceError, ValueError):
 
 class ModelFileError(ComplianceError, ValueError):
     """A risk-model file cannot be used: it says why, and nothing in it was executed."""
+
+
+class ExportError(ComplianceError, ValueError):
+    """An export could not be read at all: unknown format or columns, a bad header, a raw identity
+    number without a key, a damaged stream. Names files and columns only, never a cell's value."""
+
+
+class MappingError(ComplianceError, ValueError):
+    """A mapping file failed its load-time checks; ``problems`` holds every one found (file, line, what)."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        self.problems = problems
+        lines = listed(problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"mapping file failed to load ({len(problems)} {noun}):\n{lines}")
+
+
+class FallbackWarning(UserWarning):
+    """A rule's condition has a form the batch compiler does not translate; it runs row by row instead."""

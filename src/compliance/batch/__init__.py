@@ -6,18 +6,10 @@
 """
 
 from compliance.batch._distributed import evaluate_dask, evaluate_spark
-from compliance.batch._frame import OUTPUT_COLUMNS, FallbackWarning, decision_for, evaluate_frame, format_obligations
-from compliance.batch._io import (
-    COLUMN_TYPES,
-    MAPPING_FORMAT,
-    Chunk,
-    ExportError,
-    Mapping,
-    MappingError,
-    read_export,
-    shipped_mappings,
-)
+from compliance.batch._frame import OUTPUT_COLUMNS, decision_for, evaluate_frame, format_obligations
+from compliance.batch._io import COLUMN_TYPES, MAPPING_FORMAT, Chunk, Mapping, read_export, shipped_mappings
 from compliance.batch._score import Summary, score_file
+from compliance.errors import ExportError, FallbackWarning, MappingError  # defined with every other error
 
 __all__ = [
     "COLUMN_TYPES",

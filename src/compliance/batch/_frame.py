@@ -22,13 +22,13 @@ from compliance._flat import unflatten
 from compliance.batch._table import KINDS, Column, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
-from compliance.errors import RulesetNotFound
+from compliance.errors import FallbackWarning, RulesetNotFound
 from compliance.rules._compile import Unsupported
 from compliance.rules._ruleset import Catalog, Rule, Ruleset
 from compliance.rules._schema import Facts, RiskView
 from compliance.rules._vector import Columns, Vec, _or, compile_vector, truthy
 
-__all__ = ["OUTPUT_COLUMNS", "FallbackWarning", "decision_for", "evaluate_frame"]
+__all__ = ["OUTPUT_COLUMNS", "decision_for", "evaluate_frame"]
 
 OUTPUT_COLUMNS: Mapping[str, str] = {
     "outcome": "string",
@@ -53,10 +53,6 @@ _BAND_CODES = {band: code for code, band in enumerate(RISK_BANDS)}  # a band's c
 _RISK_BLOCK = 65_536
 """Rows scored together: each row's score is its own, so blocks only bound the memory of feature matrices."""
 _OBJECTS = ("initiator", "patient", "disclosure", "documents", "medical", "activity", "blacklist")
-
-
-class FallbackWarning(UserWarning):
-    """A rule's condition has a form the batch compiler does not translate; it runs row by row instead."""
 
 
 def evaluate_frame(

@@ -51,37 +51,20 @@ from compliance._yaml import QUOTE_CHARS, quote
 from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
 from compliance.campaign import DECIMAL_CONTEXT
-from compliance.errors import ComplianceError, RuleProblem, listed
+from compliance.errors import ExportError, MappingError, RuleProblem
 from compliance.rules._files import YamlDocument, read_yaml, validate
 
 __all__ = [
     "COLUMN_TYPES",
     "MAPPING_FORMAT",
     "Chunk",
-    "ExportError",
     "Mapping",
-    "MappingError",
     "read_export",
     "shipped_mappings",
 ]
 
 MAPPING_FORMAT = "compliance-mapping/1"
 _SHIPPED = Path(__file__).parent / "mappings"
-
-
-class ExportError(ComplianceError, ValueError):
-    """An export could not be read at all: unknown format or columns, a bad header, a raw identity
-    number without a key. Names files and columns only, never a cell's value."""
-
-
-class MappingError(ComplianceError, ValueError):
-    """A mapping file failed its load-time checks; ``problems`` holds every one found (file, line, what)."""
-
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        self.problems = problems
-        lines = listed(problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"mapping file failed to load ({len(problems)} {noun}):\n{lines}")
 
 
 # -- the schema's columns, by type ------------------------------------------------------------------

@@ -496,7 +496,7 @@ def _output_frame(frame: pd.DataFrame, decisions: pd.DataFrame, kept: pd.DataFra
 def _as_text(column: pd.Series) -> pd.Series:
     """A kept column as text (lists joined with ``;``); a cell that looks like an identity number stops the
     run: a decisions file never holds one."""
-    from compliance.batch._io import ExportError
+    from compliance.errors import ExportError
 
     def text(value: Any) -> str | None:
         if value is None or value is pd.NA or (isinstance(value, float) and value != value):
