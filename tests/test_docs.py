@@ -72,3 +72,18 @@ def test_ci_runs_the_commands_it_reads_from_the_readme() -> None:
             ["bash", "-c", extract, str(script), marker], cwd=ROOT, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == _readme_command(marker)
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_design_index_lists_every_decision_once_under_a_topic() -> None:
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^### (\d+\. .*)$", text, re.M)
+    index = text.split("## By topic", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"\[(\d+)\]\(#([^)]+)\)", index)
+    assert sorted(int(number) for number, _anchor in listed) == list(range(1, len(headings) + 1))
+    anchors = {int(heading.split(".")[0]): github_anchor(heading) for heading in headings}
+    assert all(anchor == anchors[int(number)] for number, anchor in listed)
