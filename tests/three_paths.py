@@ -74,7 +74,8 @@ def statuses(
     for i, campaign in enumerate(campaigns):
         facts = Facts(campaign, stage, UNCHECKED, campaign.disclosure.__dict__)
         single = compliance.evaluate(campaign, stage=stage, ruleset=ruleset, model=None).rule_results
-        results.append({r.id: (r.reference_status(facts), single[r.id], out[i][r.id]) for r in ruleset.rules_for(stage)})
+        rules = ruleset.rules_for(stage)
+        results.append({r.id: (r.reference_status(facts), single[r.id], out[i][r.id]) for r in rules})
     return results
 
 
