@@ -246,8 +246,8 @@ def build_table(
         elif kind == "literal":  # absent: still encoded (every code -1), so readers need no other form
             columns[path] = Column("str", None, np.ones(n, bool), encoded=Encoded(np.full(n, -1, np.int64), {}))
             continue
-        else:
-            values, null = _empty(kind, n), np.ones(n, bool)
+        else:  # absent: not given (a list is then empty, as the schema reads it, never null)
+            values, null = _empty(kind, n), np.full(n, kind != "tuple")
         columns[path] = Column("str" if kind == "hash" else kind, values, null)
     for path in _REQUIRED:
         suspect |= columns[path].null

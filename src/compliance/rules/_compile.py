@@ -17,6 +17,7 @@ property test ``tests/test_compile_agrees.py`` checks both paths agree on genera
 from __future__ import annotations
 
 import operator
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -165,7 +166,7 @@ class _Compiler:
     def _path_of(self, node: Any) -> str | None:
         if isinstance(node, ast.SymbolExpression) and node.scope is None:
             return str(node.name)
-        if isinstance(node, ast.GetAttributeExpression):
+        if isinstance(node, ast.GetAttributeExpression) and not is_value_attribute(node):
             parent = self._path_of(node.object)
             return None if parent is None else f"{parent}.{node.name}"
         return None
@@ -200,11 +201,16 @@ class _Compiler:
             return _Node(const=self.params, path="params")
         path = name if name in EXTRA_SYMBOLS else f"campaign.{name}"
         self.reads.append(name)
+        if name == "disclosure_answers":  # rule-engine reads a dict as an OrderedDict (its == minds the order)
+            answers = operator.attrgetter(path)
+            return _Node(fn=lambda f: OrderedDict(answers(f)))
         return _Node(fn=operator.attrgetter(path), path=path)
 
     def _GetAttributeExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
         obj = self.compile(node.object, env)
         name = node.name
+        if is_value_attribute(node):
+            return _value_attribute_node(node, obj)
         if obj.is_const:
             if obj.path == "params":
                 self.reads.append(f"params.{name}")
@@ -237,6 +243,8 @@ class _Compiler:
         if container.is_const and item.is_const:
             return _Node(const=_get_item(container.const, item.const, safe))
         get_container, get_item = container.getter(), item.getter()
+        if _is_symbol(node.container, "disclosure_answers"):  # an item is the same in the dict itself: no copy
+            get_container = operator.attrgetter("disclosure_answers")
         return _Node(fn=lambda f: _get_item(get_container(f), get_item(f), safe))
 
     def _ComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
@@ -256,10 +264,19 @@ class _Compiler:
 
     def _ArithmeticComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
         op = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}[node.type]
-        return self._binary(node, env, lambda a, b: _ordered(op, a, b))
-
-    def _binary(self, node: Any, env: Mapping[str, Any], op: Callable[[Any, Any], Any]) -> _Node:
         left, right = self.compile(node.left, env), self.compile(node.right, env)
+        if _never_nan(left) and _never_nan(right):  # the shipped rules: fields and finite constants
+            return self._binary(node, env, lambda a, b: _ordered(op, a, b), (left, right))
+        return self._binary(node, env, lambda a, b: ordered_with_nan(op, a, b), (left, right))
+
+    def _binary(
+        self,
+        node: Any,
+        env: Mapping[str, Any],
+        op: Callable[[Any, Any], Any],
+        compiled: tuple[_Node, _Node] | None = None,
+    ) -> _Node:
+        left, right = compiled or (self.compile(node.left, env), self.compile(node.right, env))
         if left.is_const and right.is_const:
             return _Node(const=op(left.const, right.const))
         if right.is_const:
@@ -340,6 +357,63 @@ class _Compiler:
         return _Node(fn=lambda f: tuple(r(f) for c, r in compiled if c is None or c(f)))
 
 
+def is_value_attribute(node: Any) -> bool:
+    """Whether ``node`` reads one of rule-engine's value attributes (``created_at.year``, ``platform.length``,
+    ``raised_amount.is_nan``) rather than a field of an object of the schema (``payout.amount``)."""
+    return isinstance(node, ast.GetAttributeExpression) and node._object_type is None
+
+
+def value_attribute(node: Any) -> Callable[[Any], Any]:
+    """The value attribute ``node`` names, of one value, as rule-engine resolves it (its own attribute resolver,
+    then its conversion of the result: ``created_at.year`` is ``Decimal(2021)``, ``.weekday`` a day's name).
+    Null gives null through ``&.`` and raises otherwise. An object whose type is not known at load time
+    (rule-engine then tries other lookups) is :class:`Unsupported`."""
+    if DataType.NULLABLE.unwrap(node.object.result_type) == DataType.UNDEFINED:
+        raise Unsupported("a value attribute of a value of unknown type")
+    context, name, safe, convert = node.context, node.name, node.safe, node._new_value
+
+    def read(value: Any) -> Any:
+        if value is None:
+            if safe:
+                return None
+            raise EvaluationFailed("attribute access on a null value")
+        return convert(context.resolve_attribute(None, value, name), verify_type=False)
+
+    return read
+
+
+def _value_attribute_node(node: Any, obj: _Node) -> _Node:
+    read = value_attribute(node)
+    if obj.is_const:
+        try:
+            return _Node(const=read(obj.const))
+        except EvaluationFailed:
+            raise
+        except Exception as error:  # rule-engine raises it for every campaign: its evaluator decides
+            raise EvaluationFailed(str(error)) from error
+    get = obj.getter()
+    return _Node(fn=lambda f: read(get(f)))
+
+
+def _is_symbol(node: Any, name: str) -> bool:
+    return isinstance(node, ast.SymbolExpression) and node.scope is None and node.name == name
+
+
+def _never_nan(node: _Node) -> bool:
+    """Whether a compiled operand is known never to be NaN: a campaign field read by path (the schema has no
+    NaN) or a constant without one. Anything else (a value attribute such as ``platform.to_flt``, a ternary)
+    may be, so its ordered comparisons check (see :func:`ordered_with_nan`)."""
+    if node.is_const:
+        return not _has_nan(node.const)
+    return node.path is not None and node.path != "params"
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    return isinstance(value, tuple) and any(_has_nan(v) for v in value)
+
+
 def regex_matcher(node: Any) -> Callable[[Any], bool]:
     """The truth of a regular-expression comparison for one left-hand value, as rule-engine gives it: null
     does not match (``=~`` false, ``!~`` true), anything but text raises. The pattern must be a literal
@@ -397,6 +471,19 @@ def _ordered(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
     return op(left, right)
 
 
+def ordered_with_nan(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
+    """:func:`_ordered` where a number may be NaN: rule-engine compares in its own decimal context, which
+    traps the invalid operation an ordered comparison with NaN is, whatever the calling thread's context does."""
+    if isinstance(left, tuple) and isinstance(right, tuple):
+        for a, b in zip(left, right, strict=False):
+            if _ordered(operator.ne, a, b):
+                return ordered_with_nan(op, a, b)
+        return _ordered(op, left, right)
+    if type(left) is Decimal and type(right) is Decimal and (left.is_nan() or right.is_nan()):
+        raise EvaluationFailed("an ordered comparison with NaN")
+    return _ordered(op, left, right)
+
+
 def _contains(container: Any, member: Any) -> bool:
     if isinstance(container, (str, bytes)) and type(member) is not type(container):
         raise EvaluationFailed("data type mismatch")
@@ -445,5 +532,8 @@ __all__ = [
     "Unsupported",
     "builtins_used",
     "compile_condition",
+    "is_value_attribute",
+    "ordered_with_nan",
     "regex_matcher",
+    "value_attribute",
 ]

@@ -27,14 +27,14 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 import numpy as np
 from rule_engine import ast
 
-from compliance.campaign import DECIMAL_CONTEXT, DISCLOSURE_ITEMS, epoch_micros
+from compliance.campaign import DISCLOSURE_ITEMS, SHANGHAI, epoch_micros, from_epoch_micros
 from compliance.rules._compile import (
     ALLOWED_BUILTINS,
     MAX_UNROLLED,
@@ -45,8 +45,10 @@ from compliance.rules._compile import (
     _get_item,
     _iterable,
     _not_equal,
-    _ordered,
+    is_value_attribute,
+    ordered_with_nan,
     regex_matcher,
+    value_attribute,
 )
 
 __all__ = ["Columns", "Vec", "compile_vector", "truthy"]
@@ -287,6 +289,11 @@ def _plan(kernel: Callable[..., Node], children: list[Compiled]) -> Evaluator:
 
 
 def _kGetAttribute(node: Any, columns: Columns, obj: Node) -> Node:
+    if is_value_attribute(node):  # ``.year``, ``.length``: of a constant only (a column's runs row by row)
+        if isinstance(obj, Const):
+            read = value_attribute(node)
+            return Const(_constant(lambda: read(obj.value)))
+        raise Unsupported(f"the value attribute .{node.name}")
     if isinstance(obj, Const):
         if obj.value is None:
             if node.safe:
@@ -359,7 +366,7 @@ def _kArithmeticComparison(node: Any, columns: Columns, left: Node, right: Node)
     _no_lists(left, right, "comparison of lists")
     op = node.type
     if isinstance(left, Const) and isinstance(right, Const):
-        return Const(_ordered(getattr(operator, op), left.value, right.value))
+        return Const(ordered_with_nan(getattr(operator, op), left.value, right.value))
     return _ordered_vec(op, left, right, columns.n)  # type: ignore[arg-type]
 
 
@@ -393,8 +400,8 @@ def _kCoalesce(node: Any, columns: Columns, left: Node, right: Node) -> Node:
     assert isinstance(left, Vec)
     if right_vec.kind != left.kind and right_vec.kind != "null":
         raise Unsupported("coalesce of different types")
-    if right_vec.kind == "null":
-        return left
+    if right_vec.kind == "null":  # null where the left is, and an error there where the right side raises
+        return left if right_vec.err is None else _with_err(left, left.null & right_vec.err)
     scale = max(left.scale, right_vec.scale)
     values = np.where(left.null, _rescale(right_vec, scale), _rescale(left, scale))
     err = _or(left.err, None if right_vec.err is None else (left.null & right_vec.err))
@@ -522,14 +529,17 @@ def _as_vec(node: Vec | Const, n: int, like: Any = None) -> Vec:
     if kind == "null":
         return Vec("null", None, np.ones(n, bool))
     if kind == "num":
+        if not value.is_finite():
+            raise Unsupported("a number that is not finite, in a column")
         scale = max(0, -int(value.as_tuple().exponent))
         if isinstance(like, Vec) and like.kind == "num":
             scale = max(scale, like.scale)
-        scaled = int(value.scaleb(scale, context=DECIMAL_CONTEXT))
-        if abs(scaled) > _INT64_MAX:
+        if value.adjusted() + scale >= 19:
             raise Unsupported("a number too large for a column")
-        return Vec("num", np.full(n, scaled, np.int64), _never(n), scale=scale)
+        return Vec("num", np.full(n, int(_scaled(value, scale)), np.int64), _never(n), scale=scale)
     if kind == "time":
+        if not _is_shanghai_time(value):  # compared with campaign times, it would be by instant, not wall clock
+            raise Unsupported("a time constant that is not an Asia/Shanghai time, in a column")
         return Vec("time", np.full(n, epoch_micros(value), np.int64), _never(n))
     if kind == "bool":
         return Vec("bool", np.full(n, value), _never(n))
@@ -539,16 +549,39 @@ def _as_vec(node: Vec | Const, n: int, like: Any = None) -> Vec:
 
 
 def _rescale(node: Vec, scale: int) -> Any:
+    """A number column's values at a finer ``scale``; :class:`Unsupported` where one would not fit in int64
+    (a count of 10**17 as fen), so the rule runs row by row rather than wrap around."""
     if node.kind == "num" and node.scale != scale:
-        return node.values * (10 ** (scale - node.scale))
+        factor = 10 ** (scale - node.scale)
+        values = node.values
+        limit = _INT64_MAX // factor
+        if len(values) and (int(values.max()) > limit or int(values.min()) < -limit):
+            raise Unsupported("numbers too large for a column at a finer scale")
+        return values * factor
     return node.values
 
 
+def _scaled(value: Decimal, scale: int) -> Decimal:
+    """``value * 10**scale``, exactly: a change of exponent, in no decimal context (a literal may have more
+    digits than any context's precision)."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    return Decimal((sign, digits, exponent + scale))
+
+
 def _compare_const(node: Vec, value: Decimal, op: str) -> np.ndarray:
-    """``node op value`` for a number column and an exact constant, in integers (no rounding)."""
-    scaled = value.scaleb(node.scale, context=DECIMAL_CONTEXT)  # never the caller's context
-    low, high = math.floor(scaled), math.ceil(scaled)
+    """``node op value`` for a number column and an exact constant, in integers (no rounding). A NaN is
+    equal to nothing (its ordered comparisons are errors: see :func:`_ordered_const`); an infinity, or a
+    constant beyond int64 at the column's scale, is above or below every value."""
     values = node.values
+    beyond = not value.is_finite() or value.adjusted() + node.scale >= 19  # no int64 at this scale reaches it
+    if value.is_nan() or (beyond and op == "eq"):
+        return np.zeros(len(values), bool)
+    if beyond:
+        above = not value.is_signed()  # the constant is above every value
+        return np.full(len(values), op in ("le", "lt") if above else op in ("ge", "gt"))
+    scaled = _scaled(value, node.scale)
+    low, high = math.floor(scaled), math.ceil(scaled)
     if op == "eq":
         return values == low if low == high and abs(low) <= _INT64_MAX else np.zeros(len(values), bool)
     bound = {"ge": high, "gt": low, "le": low, "lt": high}[op]
@@ -578,7 +611,9 @@ def _compare_nums(left: Vec, right: Vec, op: str) -> np.ndarray:
 def _same_kind_equal(left: Vec, right: Vec, n: int) -> np.ndarray:
     if left.kind == "num":
         return _compare_nums(left, right, "eq")
-    if left.kind in ("bool", "time"):
+    if left.kind == "time":  # two Asia/Shanghai times: by wall clock, as Python compares within one zone
+        return _wall(left) == _wall(right)  # type: ignore[no-any-return]
+    if left.kind == "bool":
         return left.values == right.values  # type: ignore[no-any-return]
     if left.kind == "str":
         return np.fromiter((a == b for a, b in zip(left.values, right.values, strict=True)), bool, n)
@@ -603,7 +638,7 @@ def _equal_vec(left: Vec | Const, right: Vec | Const, n: int) -> tuple[np.ndarra
             return _text_in(left, [value]), err
         if kind == "bool":
             return (left.values == value) & ~left.null, err
-        return (left.values == epoch_micros(value)) & ~left.null, err
+        return _time_equal_const(left, value) & ~left.null, err
     both_null = left.null & right.null
     if left.kind != right.kind:
         return both_null, err
@@ -619,7 +654,9 @@ def _ordered_const(op: str, vec: Vec, value: Any, n: int) -> Vec | None:
     """``vec op value`` for a number or time column and a constant of its kind (else None)."""
     kind = _const_kind(value)
     if kind == vec.kind and kind in ("num", "time"):
-        compared = _compare_const(vec, value, op) if kind == "num" else _ORDER[op](vec.values, epoch_micros(value))
+        if kind == "num" and value.is_nan():  # rule-engine's decimal context traps it on every row
+            return Vec("bool", np.zeros(n, bool), _never(n), np.ones(n, bool))
+        compared = _compare_const(vec, value, op) if kind == "num" else _time_order_const(vec, value, op)
         # a null row against a value raises in rule-engine (an ordered comparison with null): such rows are
         # errors, and an error's row is never read for its truth
         return Vec("bool", compared, _never(n), vec.err if vec.null is _never(n) else _or(vec.err, vec.null))
@@ -649,8 +686,8 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
         present = ~a.null & ~b.null
         if a.kind == "num":  # two columns: a column against a constant took _ordered_const
             compared = _compare_nums(a, b, op)
-        elif a.kind == "time":
-            x, y = a.values, b.values
+        elif a.kind == "time":  # Asia/Shanghai times both (see _as_vec): by wall clock
+            x, y = _wall(a), _wall(b)
             compared = {"ge": x >= y, "gt": x > y, "le": x <= y, "lt": x < y}[op]
         elif a.kind == "str":
             fn = getattr(operator, op)
@@ -661,3 +698,79 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
             raise Unsupported(f"ordering of {a.kind} values")
         result = result | (present & compared)
     return Vec("bool", result, _never(n), _or(err, one_null, mismatch))
+
+
+# -- times: compared as Python compares datetimes -----------------------------------------------------------
+#
+# A campaign's times are Asia/Shanghai datetimes. Python (so rule-engine) compares two datetimes of the same
+# zone by their wall clocks, and datetimes of different zones by their instants, where ``==`` is false for
+# a time whose offset depends on ``fold`` (a repeated local hour, PEP 495). Wall clock and instant order
+# differ only where Asia/Shanghai's offset was not +08:00 (local mean time before 1901, daylight saving in
+# 1919, 1940-1949 and 1986-1991): those few rows are worked out one by one, every other row by adding 8 hours.
+
+_EIGHT_HOURS = 8 * 3600 * 10**6
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_STEADY_FROM = datetime(1992, 1, 1, tzinfo=UTC)
+"""From here on, Asia/Shanghai is +08:00 without daylight saving in the tz database (checked by
+:func:`_steady_from` against the installed one, month by month to 2200)."""
+
+
+@functools.cache
+def _steady_from() -> int:
+    """The instant (µs) from which every Asia/Shanghai time is +08:00 and unambiguous; if the installed tz
+    database says otherwise, no instant (every time is then worked out one by one)."""
+    eight = timedelta(hours=8)
+    for year in range(1992, 2201):
+        for month in range(1, 13):
+            local = datetime(year, month, 1, tzinfo=SHANGHAI)
+            if local.utcoffset() != eight or local.replace(fold=1).utcoffset() != eight:
+                return 2**63 - 1
+    return epoch_micros(_STEADY_FROM)
+
+
+def _early(vec: Vec) -> np.ndarray:
+    """The rows of a time column that lie before :func:`_steady_from`."""
+    return np.flatnonzero(~vec.null & (vec.values < _steady_from()))
+
+
+def _wall_micros(value: datetime) -> int:
+    """A datetime's wall clock (its fields, zone left aside) as µs from 1970-01-01 00:00."""
+    return (value.replace(tzinfo=None) - _NAIVE_EPOCH) // timedelta(microseconds=1)
+
+
+def _wall(vec: Vec) -> np.ndarray:
+    """Each row's Asia/Shanghai wall clock (µs), for comparisons within the zone."""
+    wall = vec.values + _EIGHT_HOURS
+    for i in _early(vec):
+        wall[i] = _wall_micros(from_epoch_micros(int(vec.values[i])))
+    return wall  # type: ignore[no-any-return]
+
+
+def _ambiguous(value: datetime) -> bool:
+    return value.utcoffset() != value.replace(fold=1 - value.fold).utcoffset()
+
+
+def _is_shanghai_time(value: datetime) -> bool:
+    """A constant that is an Asia/Shanghai time as a campaign's are (a real local time, ``fold`` as read)."""
+    if value.tzinfo is not SHANGHAI:
+        return False
+    canonical = from_epoch_micros(epoch_micros(value))
+    return canonical.replace(tzinfo=None) == value.replace(tzinfo=None) and canonical.fold == value.fold
+
+
+def _time_order_const(vec: Vec, value: datetime, op: str) -> np.ndarray:
+    if value.tzinfo is SHANGHAI:
+        return _ORDER[op](_wall(vec), _wall_micros(value))  # type: ignore[no-any-return]
+    return _ORDER[op](vec.values, epoch_micros(value))  # type: ignore[no-any-return]
+
+
+def _time_equal_const(vec: Vec, value: datetime) -> np.ndarray:
+    if value.tzinfo is SHANGHAI:
+        return _wall(vec) == _wall_micros(value)  # type: ignore[no-any-return]
+    if _ambiguous(value):
+        return np.zeros(len(vec.values), bool)
+    equal = vec.values == epoch_micros(value)
+    for i in _early(vec):
+        if equal[i] and _ambiguous(from_epoch_micros(int(vec.values[i]))):
+            equal[i] = False
+    return equal  # type: ignore[no-any-return]
