@@ -467,6 +467,6 @@ def test_a_file_error_never_quotes_an_identity_number_a_parser_read() -> None:
     # a tagged value the constructor cannot read: PyYAML's message quotes it
     with pytest.raises(yaml.YAMLError) as caught:
         load_text("a: !!int 11010119900307457X\n")
-    from compliance.rules._files import shorten
+    from compliance._yaml import shorten
 
     assert "11010119900307457" not in shorten(caught.value)

@@ -47,12 +47,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from compliance._flat import FLAT_COLUMNS
-from compliance._yaml import QUOTE_CHARS, quote
+from compliance._yaml import QUOTE_CHARS, YamlDocument, quote, read_yaml, validate
 from compliance.batch._table import KINDS
 from compliance.blacklist import hash_id_number
 from compliance.campaign import DECIMAL_CONTEXT
 from compliance.errors import ExportError, MappingError, RuleProblem
-from compliance.rules._files import YamlDocument, read_yaml, validate
 
 __all__ = [
     "COLUMN_TYPES",

@@ -26,23 +26,13 @@ import rule_engine
 from pydantic import BaseModel, ValidationError
 
 from compliance._vocabulary import OBLIGATION_ITEMS, obligation_message
-from compliance._yaml import quote
+from compliance._yaml import YamlDocument, quote, read_yaml, shorten, validate, yaml_files
 from compliance.campaign import DISCLOSURE_ITEMS, MONEY, SHANGHAI
 from compliance.decision import Citation, Obligation, RulesetRef, Text
 from compliance.errors import RuleFileError, RuleProblem, RulesetNotFound
 from compliance.rules._compile import ALLOWED_BUILTINS, CompiledCondition, builtins_used, compile_condition
 from compliance.rules._corpus import Corpus, load_corpus
-from compliance.rules._files import (
-    ParameterSpec,
-    RuleFile,
-    RulesetFile,
-    RuleSpec,
-    YamlDocument,
-    read_yaml,
-    shorten,
-    validate,
-    yaml_files,
-)
+from compliance.rules._files import ParameterSpec, RuleFile, RulesetFile, RuleSpec
 from compliance.rules._parse import ConditionLimit, parse
 from compliance.rules._schema import EXTRA_SYMBOLS, Facts, known_path, make_context, parameters_type
 
