@@ -18,7 +18,7 @@ import yaml
 from compliance import _yaml
 from compliance.batch._io import MAX_JSON_DEPTH, Mapping, read_export
 from compliance.errors import ExportError, MappingError, RuleFileError
-from compliance.rules._ruleset import load_ruleset
+from compliance.rules._catalog import load_ruleset
 from tests.builders import rule_yaml
 
 RAW_ID = "110101199003074578"  # a made-up identity number: it must never appear in a message
@@ -379,7 +379,7 @@ def test_conditions_at_the_nesting_limit_load_and_run_in_every_path(tmp_path: Pa
 
 def test_a_ruleset_over_the_rule_count_limit_is_refused_before_compiling(tmp_path: Path) -> None:
 
-    from compliance.rules._ruleset import MAX_RULES
+    from compliance.rules._loading import MAX_RULES
 
     path = tmp_path / "many.yaml"
     rules = "".join(_rule(f"h.r{i}", f"raised_amount > {i}") for i in range(MAX_RULES + 1))

@@ -11,7 +11,9 @@ from compliance._version import __version__
 from compliance.blacklist import UNCHECKED, Blacklist
 from compliance.campaign import Campaign
 from compliance.decision import OUTCOME_ORDER, Decision, Finding, Obligation, Text
-from compliance.rules._ruleset import MISSING_REASONS, Catalog, Rule, Ruleset
+from compliance.rules._catalog import Catalog
+from compliance.rules._rule import MISSING_REASONS, Rule
+from compliance.rules._ruleset import Ruleset
 from compliance.rules._schema import Facts, RiskView
 
 __all__ = ["evaluate"]

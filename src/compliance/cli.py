@@ -31,8 +31,9 @@ from compliance._evaluate import evaluate
 from compliance._version import __version__
 from compliance.blacklist import Blacklist
 from compliance.errors import BlacklistError, CampaignError, FieldProblem, RuleFileError, RulesetNotFound
+from compliance.rules._catalog import Catalog
 from compliance.rules._coverage import coverage_markdown
-from compliance.rules._ruleset import Catalog, Ruleset
+from compliance.rules._ruleset import Ruleset
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_CONFIG = 0, 2, 65, 66, 78
 EX_PIPE = 141

@@ -34,7 +34,8 @@ from compliance.batch._frame import OUTPUT_COLUMNS, evaluate_frame
 from compliance.batch._table import KINDS, check_columns, text_dtype
 from compliance.blacklist import Blacklist
 from compliance.errors import RulesetNotFound
-from compliance.rules._ruleset import Catalog, Ruleset
+from compliance.rules._catalog import Catalog
+from compliance.rules._ruleset import Ruleset
 
 __all__ = ["evaluate_dask", "evaluate_spark"]
 

@@ -23,8 +23,10 @@ from compliance.batch._table import KINDS, Column, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import FallbackWarning, RulesetNotFound
+from compliance.rules._catalog import Catalog
 from compliance.rules._compile import Unsupported
-from compliance.rules._ruleset import Catalog, Rule, Ruleset
+from compliance.rules._rule import Rule
+from compliance.rules._ruleset import Ruleset
 from compliance.rules._schema import Facts, RiskView
 from compliance.rules._vector import Columns, Vec, _or, compile_vector, truthy
 

@@ -327,7 +327,8 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
 
 def _rule_facts(ruleset: Any) -> dict[str, Any]:
     """Rule outcomes by id, and the ids of the blacklist rules, among the rules that may be used."""
-    from compliance.rules._ruleset import Catalog, Ruleset
+    from compliance.rules._catalog import Catalog
+    from compliance.rules._ruleset import Ruleset
 
     if isinstance(ruleset, Ruleset):
         rulesets = [ruleset]
@@ -391,7 +392,8 @@ def _provenance(summary: Summary, **run: Any) -> dict[str, Any]:
 
 
 def _ruleset_record(given: Any, ruleset_id: str, rows: int) -> dict[str, Any]:
-    from compliance.rules._ruleset import Catalog, Ruleset
+    from compliance.rules._catalog import Catalog
+    from compliance.rules._ruleset import Ruleset
 
     if isinstance(given, Ruleset) and given.id == ruleset_id:
         ruleset = given
