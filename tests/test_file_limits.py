@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from compliance import _yaml
-from compliance.batch._io import MAX_JSON_DEPTH, Mapping, read_export
+from compliance.batch._mapping import Mapping
+from compliance.batch._readers import MAX_JSON_DEPTH, read_export
 from compliance.errors import ExportError, MappingError, RuleFileError
 from compliance.rules._catalog import load_ruleset
 from tests.builders import rule_yaml

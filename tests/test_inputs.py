@@ -322,7 +322,7 @@ def test_a_callers_decimal_context_does_not_move_a_parameter_the_column_compiler
 
 
 def test_a_callers_decimal_context_does_not_change_an_abbreviated_number_in_an_export() -> None:
-    from compliance.batch._io import _number_text
+    from compliance.batch._mapping_schema import _number_text
 
     with decimal.localcontext(CALLERS_CONTEXT):
         assert _number_text("1.2345678k", units=True) == "1234.5678"

@@ -7,7 +7,9 @@
 
 from compliance.batch._distributed import evaluate_dask, evaluate_spark
 from compliance.batch._frame import OUTPUT_COLUMNS, decision_for, evaluate_frame, format_obligations
-from compliance.batch._io import COLUMN_TYPES, MAPPING_FORMAT, Chunk, Mapping, read_export, shipped_mappings
+from compliance.batch._mapping import Mapping, shipped_mappings
+from compliance.batch._mapping_schema import COLUMN_TYPES, MAPPING_FORMAT
+from compliance.batch._readers import Chunk, read_export
 from compliance.batch._score import Summary, score_file
 from compliance.errors import ExportError, FallbackWarning, MappingError  # defined with every other error
 

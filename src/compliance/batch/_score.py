@@ -193,7 +193,8 @@ def score_file(
     loaded from, for their digests in the provenance. ``options``: the command line, recorded as given.
     Raises what the reader raises (:class:`~compliance.batch.ExportError`, ``OSError``) and leaves no
     output then."""
-    from compliance.batch._io import Mapping, read_export
+    from compliance.batch._mapping import Mapping
+    from compliance.batch._readers import read_export
 
     begun = time.perf_counter()
     source, output = Path(source), Path(output)
@@ -470,7 +471,7 @@ class _Progress:
 
 def _known_rows(source: Path | str, input_format: str | None) -> int | None:
     """The number of records when the file says so cheaply (Parquet); else unknown."""
-    from compliance.batch._io import _infer_format
+    from compliance.batch._readers import _infer_format
 
     path = Path(source)
     if (input_format or _infer_format(path)) == "parquet":
