@@ -63,7 +63,8 @@ def test_every_exception_and_warning_is_defined_in_errors_py() -> None:
         assert cls is getattr(compliance.errors, name) and cls.__module__ == "compliance.errors"
     assert issubclass(compliance.batch.ExportError, compliance.ComplianceError)
     assert issubclass(compliance.batch.MappingError, compliance.ComplianceError)
-    for module in ("_mapping_schema", "_mapping", "_readers", "_streams", "_frame", "_score", "_table", "_distributed"):  # none defines its own
+    modules = ("_mapping_schema", "_mapping", "_readers", "_streams", "_frame", "_score", "_table", "_distributed")
+    for module in modules:  # none defines its own
         source = (Path(compliance.batch.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
         assert "Error(" not in "".join(line for line in source.splitlines() if line.startswith("class "))
         assert "Warning)" not in "".join(line for line in source.splitlines() if line.startswith("class "))
