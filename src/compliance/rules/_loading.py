@@ -17,7 +17,7 @@ from typing import Any
 
 import rule_engine
 
-from compliance._vocabulary import OBLIGATION_ITEMS, obligation_message
+from compliance._labels import OBLIGATION_ITEMS, obligation_message
 from compliance._yaml import YamlDocument, quote, read_yaml, shorten, validate, yaml_files
 from compliance.decision import Obligation
 from compliance.errors import RuleProblem
