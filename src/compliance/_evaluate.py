@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from compliance._version import __version__
+from compliance._vocabulary import OUTCOME_ORDER, Stage, check_stage
 from compliance.blacklist import UNCHECKED, Blacklist
 from compliance.campaign import Campaign
-from compliance.decision import OUTCOME_ORDER, Decision, Finding, Obligation, Text
+from compliance.decision import Decision, Finding, Obligation, Text
 from compliance.rules._catalog import Catalog
 from compliance.rules._rule import MISSING_REASONS, Rule
 from compliance.rules._ruleset import Ruleset
@@ -18,7 +19,6 @@ from compliance.rules._schema import Facts, RiskView
 
 __all__ = ["evaluate"]
 
-Stage = Literal["publish", "payout"]
 _OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
 _REVIEW = OUTCOME_ORDER["review"]
 _CONDITIONS = OUTCOME_ORDER["approve_with_conditions"]
@@ -56,8 +56,7 @@ def evaluate(
     >>> d.outcome
     'review'
     """
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     parsed = Campaign.parse(campaign)
     payout = parsed.payout
     event_time = payout.requested_at if stage == "payout" and payout is not None else parsed.created_at

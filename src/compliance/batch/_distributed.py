@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import Stage
+from compliance._vocabulary import Stage, check_stage
 from compliance.batch._frame import OUTPUT_COLUMNS, evaluate_frame
 from compliance.batch._table import KINDS, check_columns, text_dtype
 from compliance.blacklist import Blacklist
@@ -179,8 +179,7 @@ class _Plan:
 
 
 def _plan(stage: Stage, ruleset: Ruleset | Catalog | str | None, blacklist: Blacklist | None, model: Any) -> _Plan:
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     rules = _ruleset_recipe(ruleset)
     hashes = None if blacklist is None else tuple(sorted(blacklist.hashes))
     scorer = _model_recipe(model)

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import Stage, _choose, conclude, evaluate, risk_model
+from compliance._evaluate import _choose, conclude, evaluate, risk_model
 from compliance._flat import unflatten
+from compliance._vocabulary import Stage, check_stage
 from compliance.batch._table import KINDS, Column, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
@@ -84,8 +85,7 @@ def evaluate_frame(
     Risk is scored for each campaign on its own, as :func:`~compliance.evaluate` does: a decision never
     depends on which other campaigns share its table or chunk.
     """
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     table = build_table(frame, unknown_columns=unknown_columns, read_errors=read_errors)
     error = table.error
     n = table.n

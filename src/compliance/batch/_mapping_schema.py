@@ -13,9 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from compliance._flat import FLAT_COLUMNS
+from compliance._vocabulary import Frozen
 from compliance._yaml import QUOTE_CHARS, YamlDocument, quote
 from compliance.batch._table import KINDS
 from compliance.campaign import DECIMAL_CONTEXT
@@ -97,10 +98,6 @@ _CONVERTERS: dict[str, tuple[Callable[[str], str | None], frozenset[str]]] = {
 # -- the mapping file -------------------------------------------------------------------------------
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 Scalar = str | bool | int | None
 _YAML_HINT = "quote it: YAML reads unquoted yes, no, on, off, true, false, null and numbers as non-text"
 
@@ -113,17 +110,17 @@ def _text_keys(value: Any) -> Any:
     return value
 
 
-class _ColumnSpec(_Data):
+class _ColumnSpec(Frozen):
     to: str
     hash_with_key: bool = False
 
 
-class _DatetimeSpec(_Data):
+class _DatetimeSpec(Frozen):
     datetime: Annotated[str, Field(min_length=1)]
     """A :func:`datetime.strptime` pattern, e.g. ``"%Y/%m/%d %H:%M"``."""
 
 
-class _MappingFile(_Data):
+class _MappingFile(Frozen):
     """A mapping file (``format: compliance-mapping/1``); see ``docs/exports.md``."""
 
     format: str

@@ -31,6 +31,7 @@ import pandas as pd
 from compliance._atomic import replaced_when_done
 from compliance._evaluate import risk_model
 from compliance._version import __version__
+from compliance._vocabulary import check_stage
 from compliance.batch._frame import OUTPUT_COLUMNS, SEPARATOR, evaluate_frame
 from compliance.errors import ID_NUMBER_RUN
 
@@ -199,8 +200,7 @@ def score_file(
     begun = time.perf_counter()
     source, output = Path(source), Path(output)
     kind = output_format(output, output_format_name)
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     keep = tuple(keep)
     taken = [name for name in keep if name in HEAD_COLUMNS or name in OUTPUT_COLUMNS]
     if taken or len(set(keep)) != len(keep):

@@ -9,30 +9,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from compliance._vocabulary import Frozen, Grade, ObligationCode, Severity, Stage
 from compliance.decision import Source, Text
 
-Grade = Literal["verbatim", "verbatim-fragment", "reported", "seed"]
-Stage = Literal["publish", "payout"]
-Outcome = Literal["approve", "approve_with_conditions", "review", "reject"]
-Severity = Literal["info", "low", "medium", "high", "critical"]
 ParameterType = Literal["money", "number", "boolean", "string", "string_list", "disclosure_items"]
-ObligationCode = Literal["payout_route", "urge_disclosure"]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")]
 ClauseId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*/[a-z0-9][a-z0-9.\-]*$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 # -- clause files ---------------------------------------------------------------------------------
 
 
-class ClauseSpec(_Data):
+class ClauseSpec(Frozen):
     id: ClauseId
     article: str | None = None
     topic: str
@@ -42,7 +34,7 @@ class ClauseSpec(_Data):
     source: Source
 
 
-class DocumentSpec(_Data):
+class DocumentSpec(Frozen):
     id: Id
     title: Text
     issuers: list[str]
@@ -52,7 +44,7 @@ class DocumentSpec(_Data):
     note: str | None = None
 
 
-class ClauseFile(_Data):
+class ClauseFile(Frozen):
     document: DocumentSpec
     clauses: list[ClauseSpec]
 
@@ -60,19 +52,19 @@ class ClauseFile(_Data):
 # -- ruleset and rule files -----------------------------------------------------------------------
 
 
-class ParameterSource(_Data):
+class ParameterSource(Frozen):
     clause: ClauseId | None = None
     note: str
 
 
-class ParameterSpec(_Data):
+class ParameterSpec(Frozen):
     type: ParameterType
     value: Any
     title: Text
     source: ParameterSource
 
 
-class RulesetMeta(_Data):
+class RulesetMeta(Frozen):
     id: Id
     title: Text
     family: Id
@@ -81,18 +73,18 @@ class RulesetMeta(_Data):
     description: str | None = None
 
 
-class ObligationSpec(_Data):
+class ObligationSpec(Frozen):
     code: ObligationCode
     items: Annotated[list[str], Field(min_length=1)]
     when: Literal["fail", "applicable"] = "fail"
 
 
-class EffectSpec(_Data):
+class EffectSpec(Frozen):
     outcome: Literal["approve_with_conditions", "review", "reject"]
     obligations: list[ObligationSpec] = []
 
 
-class RuleSpec(_Data):
+class RuleSpec(Frozen):
     id: Id
     title: Text
     stages: Annotated[list[Stage], Field(min_length=1)]
@@ -105,7 +97,7 @@ class RuleSpec(_Data):
     message: Text
 
 
-class RulesetFile(_Data):
+class RulesetFile(Frozen):
     """``ruleset.yaml``; a single-file ruleset (e.g. a platform's own) may carry its rules too."""
 
     ruleset: RulesetMeta
@@ -113,5 +105,5 @@ class RulesetFile(_Data):
     rules: list[RuleSpec] = []
 
 
-class RuleFile(_Data):
+class RuleFile(Frozen):
     rules: list[RuleSpec]

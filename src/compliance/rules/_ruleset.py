@@ -12,6 +12,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
+from compliance._vocabulary import STAGES
 from compliance.decision import RulesetRef, Text
 from compliance.rules._parameters import Parameter
 from compliance.rules._rule import Rule
@@ -42,7 +43,7 @@ class Ruleset:
         self.parameters = dict(parameters)
         self.digest = digest
         self.members = members or (self,)
-        self._by_stage = {s: tuple(r for r in rules if s in r.stages) for s in ("publish", "payout")}
+        self._by_stage: dict[str, tuple[Rule, ...]] = {s: tuple(r for r in rules if s in r.stages) for s in STAGES}
 
     def __repr__(self) -> str:
         return f"<Ruleset {self.id} revision {self.revision}: {len(self.rules)} rules>"
