@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from compliance.errors import RuleProblem, without_id_numbers
+from compliance.errors import FileTooLarge, RuleProblem, YamlLimitError, without_id_numbers
 
 __all__ = [
     "MAX_BYTES",
@@ -52,10 +52,6 @@ MAX_DEPTH = 64
 """The deepest nesting of mappings and sequences read (the shipped files nest 5 deep)."""
 QUOTE_CHARS = 60
 """The most characters of a file's value quoted back in an error message."""
-
-
-class YamlLimitError(yaml.MarkedYAMLError):
-    """A file breaks one of this module's limits (an alias, too deep); carries the line like a syntax error."""
 
 
 class _PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
@@ -100,10 +96,6 @@ class _Loader(yaml.composer.Composer, _Parser, yaml.constructor.SafeConstructor,
     def _refused(self, problem: str) -> YamlLimitError:
         event: Any = self.peek_event()
         return YamlLimitError(None, None, problem, event.start_mark)
-
-
-class FileTooLarge(ValueError):
-    """A file over :data:`MAX_BYTES`: refused before it is read."""
 
 
 def read_text(path: Path) -> str:
