@@ -31,7 +31,7 @@ import pandas as pd
 
 from compliance._vocabulary import Stage, check_stage
 from compliance.batch._frame import OUTPUT_COLUMNS, evaluate_frame
-from compliance.batch._table import KINDS, check_columns, text_dtype
+from compliance.batch._table import COLUMN_KINDS, check_columns, text_dtype
 from compliance.blacklist import Blacklist
 from compliance.errors import RulesetNotFound
 from compliance.rules._catalog import Catalog
@@ -39,7 +39,7 @@ from compliance.rules._ruleset import Ruleset
 
 __all__ = ["evaluate_dask", "evaluate_spark"]
 
-_TUPLE_COLUMNS = frozenset(path for path, (kind, _allowed) in KINDS.items() if kind == "tuple")
+_TUPLE_COLUMNS = frozenset(path for path, (kind, _allowed) in COLUMN_KINDS.items() if kind == "tuple")
 
 
 def evaluate_spark(
@@ -160,7 +160,7 @@ def _columns(names: list[str], keep: Sequence[str], unknown_columns: str) -> tup
     clash = [c for c in keep if c in OUTPUT_COLUMNS]
     if clash:
         raise ValueError(f"keep names columns that the output has already: {clash}")
-    evaluated = check_columns([n for n in names if n in KINDS or n not in keep], unknown_columns)
+    evaluated = check_columns([n for n in names if n in COLUMN_KINDS or n not in keep], unknown_columns)
     return evaluated, list(dict.fromkeys(keep))
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from compliance._evaluate import _choose, conclude, evaluate, risk_model
 from compliance._flat import unflatten
 from compliance._vocabulary import Stage, check_stage
-from compliance.batch._table import KINDS, Column, Table, _cell, build_table
+from compliance.batch._table import COLUMN_KINDS, Column, Table, _cell, build_table
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import FallbackWarning, RulesetNotFound
@@ -92,7 +92,7 @@ def evaluate_frame(
     rulesets, choice = _rulesets(table, stage, ruleset, error)
     ok = _unset(error)
     scored = _risk(table, model, ok)
-    source = _Source(table, blacklist, scored, stage)
+    source = _TableColumns(table, blacklist, scored, stage)
     union: list[Rule] = []
     under: list[np.ndarray] = []  # per rule of the union: the rows whose ruleset has it
     position: dict[int, int] = {}
@@ -129,7 +129,7 @@ def decision_for(
     """The full :class:`~compliance.Decision` for the row labelled ``label`` (as :func:`evaluate_frame`
     summarised it). Raises :class:`~compliance.CampaignError` for a row that could not be read."""
     row = frame.loc[label]  # type: ignore[call-overload]
-    cells = ((str(c), _cell(v)) for c, v in row.items() if str(c) in KINDS)
+    cells = ((str(c), _cell(v)) for c, v in row.items() if str(c) in COLUMN_KINDS)
     values = {c: v for c, v in cells if v is not None}  # a missing cell is not given
     return evaluate(unflatten(values), stage=stage, ruleset=ruleset, blacklist=blacklist, model=model)
 
@@ -305,7 +305,7 @@ def _reason_texts(order: np.ndarray, picked: np.ndarray, names: list[str]) -> np
 # -- the values rules read ----------------------------------------------------------------------------
 
 
-class _Source(Columns):
+class _TableColumns(Columns):
     def __init__(self, table: Table, blacklist: Blacklist | None, risk: dict[str, np.ndarray] | None, stage: str):
         self.table = table
         self.n = table.n
@@ -405,7 +405,7 @@ def _vector(rule: Rule, stage: str) -> Any:
     return cached[1]
 
 
-def _rule_status(rule: Rule, source: _Source, stage: str, under: np.ndarray) -> np.ndarray:
+def _rule_status(rule: Rule, source: _TableColumns, stage: str, under: np.ndarray) -> np.ndarray:
     """Status codes of one rule for the rows ``under`` it (0 elsewhere)."""
     n = source.n
     compiled = _vector(rule, stage)
@@ -429,7 +429,7 @@ def _rule_status(rule: Rule, source: _Source, stage: str, under: np.ndarray) -> 
     return status
 
 
-def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray) -> np.ndarray:
+def _vector_status(rule: Rule, compiled: Any, source: _TableColumns, under: np.ndarray) -> np.ndarray:
     """Each row's status for one rule: written from the last step of a rule's evaluation back to the first,
     so each earlier step overrides the rows it decides (as in ``Rule.status``, which stops there)."""
     n = source.n

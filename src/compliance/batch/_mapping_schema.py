@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from compliance._flat import FLAT_COLUMNS
 from compliance._vocabulary import Frozen
 from compliance._yaml import QUOTE_CHARS, YamlDocument, quote
-from compliance.batch._table import KINDS
+from compliance.batch._table import COLUMN_KINDS
 from compliance.campaign import DECIMAL_CONTEXT
 from compliance.errors import RuleProblem
 
@@ -41,7 +41,7 @@ _TYPE_NAMES = {
     "literal": "choice",
     "tuple": "list",
 }
-COLUMN_TYPES: dict[str, str] = {column: _TYPE_NAMES[kind] for column, (kind, _allowed) in KINDS.items()}
+COLUMN_TYPES: dict[str, str] = {column: _TYPE_NAMES[kind] for column, (kind, _allowed) in COLUMN_KINDS.items()}
 """Every flat column's type as a mapping file names it: boolean, integer, money, datetime, text, choice
 (one of fixed codes, e.g. ``payout.payee``) or list."""
 

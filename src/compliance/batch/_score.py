@@ -304,13 +304,13 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
     is not ``low``: a low score's reasons are not reasons to look. The reasons are those ``evaluate()``
     gives for the row's campaign."""
     from compliance._flat import unflatten
-    from compliance.batch._table import KINDS, _cell
+    from compliance.batch._table import COLUMN_KINDS, _cell
 
     texts = pd.Series("", index=decisions.index, dtype=object)
     if scorer is None:
         return texts.astype("string")
     flagged = decisions.index[decisions["risk_band"].isin(["elevated", "high"]).to_numpy(dtype=bool)]
-    columns = [column for column in frame.columns if str(column) in KINDS]
+    columns = [column for column in frame.columns if str(column) in COLUMN_KINDS]
     rows = frame.loc[flagged, columns].to_dict(orient="records") if len(flagged) else []
     for label, row in zip(flagged, rows, strict=True):
         values = {str(c): _cell(v) for c, v in row.items()}

@@ -68,7 +68,7 @@ def _kind(path: str, annotation: Any) -> tuple[str, tuple[str, ...] | None]:
     return "str", None
 
 
-KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {path: _kind(path, t) for path, t in leaf_types()}
+COLUMN_KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {path: _kind(path, t) for path, t in leaf_types()}
 """Every flat column's storage kind: money (int64 fen), count (int64), time (int64 µs UTC), bool, and
 str, literal, hash, tuple (object arrays)."""
 
@@ -207,7 +207,7 @@ def check_columns(columns: Any, unknown_columns: str) -> list[str]:
             f"columns {raw} hold raw identity numbers; tables carry only keyed hashes "
             "(the '_hash' columns: compliance.hash_id_number, or read_export with id_key=)"
         )
-    unknown = [c for c in names if c not in KINDS]
+    unknown = [c for c in names if c not in COLUMN_KINDS]
     if unknown and unknown_columns == "error":
         hints = []
         for name in unknown:
@@ -217,7 +217,7 @@ def check_columns(columns: Any, unknown_columns: str) -> list[str]:
             f"columns not in the campaign schema: {', '.join(hints)}; "
             "rename them (a mapping file does this for exports) or pass unknown_columns='ignore'"
         )
-    return [c for c in names if c in KINDS]
+    return [c for c in names if c in COLUMN_KINDS]
 
 
 def build_table(
@@ -231,7 +231,7 @@ def build_table(
     n = len(frame)
     columns: dict[str, Column] = {}
     suspect = np.zeros(n, bool)
-    for path, (kind, allowed) in KINDS.items():
+    for path, (kind, allowed) in COLUMN_KINDS.items():
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
             null = np.require(null, requirements="W")
@@ -379,7 +379,7 @@ def _convert(
         kept: Any = series.array
         return kept, null, _hash_suspects(series, null)
     if kind == "literal":
-        assert allowed is not None  # every literal column has its allowed values (KINDS)
+        assert allowed is not None  # every literal column has its allowed values (COLUMN_KINDS)
         return _literal(series, null, allowed)
     if kind == "money":
         values, bad = _money(series, null)

@@ -56,7 +56,7 @@ class Feature:
         return f"{value:g}"
 
 
-_KINDS = {
+_SHOWN = {
     "log_target": "log_count",
     "target_at_cap": "flag",
     "target_over_estimate": "log2_ratio",
@@ -86,7 +86,7 @@ _KINDS = {
 def _f(name: str, why: str, zh: str, en: str) -> Feature:
     topic_zh, topic_en = _UNKNOWN[name]
     return Feature(
-        name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"), _KINDS[name]
+        name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"), _SHOWN[name]
     )
 
 

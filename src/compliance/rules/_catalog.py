@@ -16,8 +16,8 @@ from typing import Any
 from compliance.campaign import SHANGHAI
 from compliance.errors import RuleFileError, RuleProblem, RulesetNotFound
 from compliance.rules._corpus import Corpus, load_corpus
-from compliance.rules._loading import _build, _check_unique_rule_ids, _read_sources, _Source
-from compliance.rules._ruleset import Ruleset, _combine
+from compliance.rules._loading import RulesetFiles, build_ruleset, check_unique_rule_ids, read_rulesets
+from compliance.rules._ruleset import Ruleset, combine
 
 RULES_DIR = Path(__file__).parent
 SHIPPED_RULESETS = ("convention-1.0", "convention-2.0", "charity-law-2024")
@@ -33,7 +33,7 @@ class Catalog:
 
     def __init__(
         self,
-        sources: Mapping[str, _Source],
+        sources: Mapping[str, RulesetFiles],
         corpus: Corpus,
         overrides: Mapping[str, Any] | None = None,
         *,
@@ -55,10 +55,10 @@ class Catalog:
         built = {}
         for ruleset_id, source in sources.items():
             mine = {k: v for k, v in overrides.items() if k in source.parameters}
-            ruleset = _build(source, corpus, mine, problems)
+            ruleset = build_ruleset(source, corpus, mine, problems)
             if ruleset is not None:
                 built[ruleset_id] = ruleset
-        _check_unique_rule_ids(built.values(), problems)
+        check_unique_rule_ids(built.values(), problems)
         if problems:
             raise RuleFileError(problems)
         self._sources = dict(sources)
@@ -82,7 +82,7 @@ class Catalog:
         """A catalog of the rulesets at ``ruleset_paths`` (folders or single files)."""
         corpus = load_corpus(None if clause_paths is None else [Path(p) for p in clause_paths])
         problems: list[RuleProblem] = []
-        sources = _read_sources([Path(p) for p in ruleset_paths], problems)
+        sources = read_rulesets([Path(p) for p in ruleset_paths], problems)
         return cls(sources, corpus, problems=problems)
 
     def with_parameters(self, overrides: Mapping[str, Any]) -> Catalog:
@@ -96,7 +96,7 @@ class Catalog:
         clause_paths = [Path(p) for p in clauses]
         if clause_paths:
             corpus = corpus.merged(load_corpus(clause_paths, problems), problems)
-        added = _read_sources([Path(p) for p in paths], problems)
+        added = read_rulesets([Path(p) for p in paths], problems)
         for ruleset_id in sorted(set(added) & set(self._sources)):
             problems.append(
                 RuleProblem(
@@ -144,7 +144,7 @@ class Catalog:
     def _combine(self, members: tuple[Ruleset, ...]) -> Ruleset:
         key = tuple(m.id for m in members)
         if key not in self._combined:
-            self._combined[key] = _combine(members)
+            self._combined[key] = combine(members)
         return self._combined[key]
 
     def __iter__(self) -> Any:
@@ -158,7 +158,7 @@ def _default_catalog() -> Catalog:
     global _DEFAULT
     if _DEFAULT is None:
         problems: list[RuleProblem] = []
-        sources = _read_sources([RULES_DIR / name for name in SHIPPED_RULESETS], problems)
+        sources = read_rulesets([RULES_DIR / name for name in SHIPPED_RULESETS], problems)
         _DEFAULT = Catalog(sources, load_corpus(), problems=problems)
     return _DEFAULT
 
@@ -172,6 +172,6 @@ def load_ruleset(
     clause_paths = [Path(p) for p in clauses]
     if clause_paths:
         corpus = corpus.merged(load_corpus(clause_paths, problems), problems)
-    sources = _read_sources([Path(path)], problems)
+    sources = read_rulesets([Path(path)], problems)
     catalog = Catalog(sources, corpus, parameters, problems=problems)
     return next(iter(catalog.rulesets.values()))

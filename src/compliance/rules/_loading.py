@@ -27,7 +27,7 @@ from compliance.rules._files import ParameterSpec, RuleFile, RulesetFile, RuleSp
 from compliance.rules._parameters import _STAND_IN, Parameter, parameter_value
 from compliance.rules._parse import ConditionLimit, parse
 from compliance.rules._rule import Rule, _json_getter, _json_value, _path_getter, _status_function
-from compliance.rules._ruleset import Ruleset, _sha256
+from compliance.rules._ruleset import Ruleset, sha256_hex
 from compliance.rules._schema import known_path, make_context, parameters_type
 
 MAX_RULES = 1_000
@@ -39,7 +39,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
+class RulesetFiles:
     """A ruleset as read from disk, before compilation (kept so parameters can be overridden)."""
 
     meta: Any
@@ -48,7 +48,7 @@ class _Source:
     header: YamlDocument
 
 
-def _read_source(path: Path, problems: list[RuleProblem]) -> _Source | None:
+def read_ruleset_files(path: Path, problems: list[RuleProblem]) -> RulesetFiles | None:
     """Read a ruleset folder (``ruleset.yaml`` + rule files) or a single self-contained file."""
     header_path = path / "ruleset.yaml" if path.is_dir() else path
     if not header_path.exists():
@@ -73,12 +73,13 @@ def _read_source(path: Path, problems: list[RuleProblem]) -> _Source | None:
         message = f"more than {MAX_RULES:,} rules in one ruleset; at most {MAX_RULES:,} are loaded"
         problems.append(RuleProblem(str(path), None, None, "limit", message))
         return None
-    return _Source(parsed.ruleset, dict(parsed.parameters), tuple(located), header)
+    return RulesetFiles(parsed.ruleset, dict(parsed.parameters), tuple(located), header)
 
 
-def _build(
-    source: _Source, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
+def build_ruleset(
+    source: RulesetFiles, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
 ) -> Ruleset | None:
+    """The ruleset ``source`` describes, compiled and checked, or None when any problem was found (appended)."""
     meta = source.meta
     parameters = _parameters(source, corpus, overrides, problems)
     # A parameter whose value is bad keeps its declared type (with a stand-in value), so the rules that
@@ -123,7 +124,7 @@ def _build(
 
 
 def _parameters(
-    source: _Source, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
+    source: RulesetFiles, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
 ) -> dict[str, Parameter]:
     out = {}
     for name, spec in source.parameters.items():
@@ -308,7 +309,7 @@ def _suggest(error: Any) -> str:
     return f"; did you mean {suggestion!r}?" if suggestion else ""
 
 
-def _digest(source: _Source, parameters: Mapping[str, Parameter], corpus: Corpus) -> str:
+def _digest(source: RulesetFiles, parameters: Mapping[str, Parameter], corpus: Corpus) -> str:
     cited = sorted({c for spec, _doc, _loc in source.rules for c in spec.cites})
     payload = {
         "ruleset": source.meta.model_dump(mode="json"),
@@ -316,14 +317,14 @@ def _digest(source: _Source, parameters: Mapping[str, Parameter], corpus: Corpus
         "rules": [spec.model_dump(mode="json") for spec, _doc, _loc in source.rules],
         "clauses": {c: corpus[c].model_dump(mode="json") for c in cited if c in corpus},
     }
-    return _sha256(payload)
+    return sha256_hex(payload)
 
 
-def _read_sources(paths: list[Path], problems: list[RuleProblem]) -> dict[str, _Source]:
+def read_rulesets(paths: list[Path], problems: list[RuleProblem]) -> dict[str, RulesetFiles]:
     """Read rulesets; problems are appended, and what could be read is returned so it is checked too."""
-    sources: dict[str, _Source] = {}
+    sources: dict[str, RulesetFiles] = {}
     for path in paths:
-        source = _read_source(path, problems)
+        source = read_ruleset_files(path, problems)
         if source is None:
             continue
         if source.meta.id in sources:
@@ -335,7 +336,8 @@ def _read_sources(paths: list[Path], problems: list[RuleProblem]) -> dict[str, _
     return sources
 
 
-def _check_unique_rule_ids(rulesets: Iterable[Ruleset], problems: list[RuleProblem]) -> None:
+def check_unique_rule_ids(rulesets: Iterable[Ruleset], problems: list[RuleProblem]) -> None:
+    """Append a problem for each rule id used by two rulesets (a decision names rules by id alone)."""
     seen: dict[str, Rule] = {}
     for ruleset in rulesets:
         for rule in ruleset.rules:

@@ -66,12 +66,14 @@ class Ruleset:
         return RulesetRef(id=self.id, revision=self.revision, digest=self.digest, overrides=self.overrides)
 
 
-def _sha256(payload: Any) -> str:
+def sha256_hex(payload: Any) -> str:
+    """The SHA-256 of ``payload``'s canonical JSON (sorted keys, UTF-8): how a ruleset's digest is made."""
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _combine(members: tuple[Ruleset, ...]) -> Ruleset:
+def combine(members: tuple[Ruleset, ...]) -> Ruleset:
+    """One ruleset of several in force together: their rules in order, their parameters by ``id:name``."""
     if len(members) == 1:
         return members[0]
     rules = tuple(r for m in members for r in m.rules)
@@ -84,6 +86,6 @@ def _combine(members: tuple[Ruleset, ...]) -> Ruleset:
         revision="+".join(m.revision for m in members),
         rules=rules,
         parameters=parameters,
-        digest=_sha256([m.digest for m in members]),
+        digest=sha256_hex([m.digest for m in members]),
         members=members,
     )

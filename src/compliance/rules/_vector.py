@@ -107,7 +107,7 @@ def compile_vector(expression: Any, params: Any, stage: str) -> Evaluator:
     folded into constants, and comprehensions over constants are unrolled, so a call runs only the numpy
     operations left, through a tree of closures (as ``_compile`` does for one campaign)."""
     _check(expression)
-    compiled = _Compiler(params, stage).compile(expression, {})
+    compiled = _ColumnCompiler(params, stage).compile(expression, {})
     if isinstance(compiled, Const):
         return lambda columns: compiled
     return compiled
@@ -165,7 +165,7 @@ def _or(*masks: np.ndarray | None) -> np.ndarray | None:
     return out
 
 
-class _Compiler:
+class _ColumnCompiler:
     """Compiles a node to a :class:`Const` (when it reads no column) or a function of the columns.
 
     Each ``_k<Node>`` kernel computes a node from its children's values, constants or column values alike;
