@@ -103,6 +103,7 @@ def test_the_batch_package_exports_exactly_its_api() -> None:
         "COLUMN_TYPES",
         "Chunk",
         "ExportError",
+        "ExportMapping",
         "FallbackWarning",
         "MAPPING_FORMAT",
         "Mapping",
@@ -126,3 +127,10 @@ def test_importing_the_batch_package_does_not_import_spark_or_dask() -> None:
     code = "import sys, compliance.batch; print('pyspark' in sys.modules, 'dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_export_mapping_keeps_its_earlier_name() -> None:
+    import compliance.batch
+
+    assert compliance.batch.Mapping is compliance.batch.ExportMapping
+    assert compliance.batch.ExportMapping.__name__ == "ExportMapping"

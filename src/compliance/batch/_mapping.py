@@ -32,7 +32,7 @@ from compliance.batch._mapping_schema import (
 from compliance.blacklist import hash_id_number
 from compliance.errors import ExportError, MappingError, RuleProblem
 
-__all__ = ["Mapping", "shipped_mappings"]
+__all__ = ["ExportMapping", "Mapping", "shipped_mappings"]
 
 
 _SHIPPED = Path(__file__).parent / "mappings"
@@ -104,7 +104,7 @@ def _constant(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
-class Mapping:
+class ExportMapping:
     """How one export's columns and spellings become flat campaign columns.
 
     Load one from YAML with :meth:`load` (a path, or the name of a shipped mapping such as
@@ -142,7 +142,7 @@ class Mapping:
         return dict(self._constants)
 
     @classmethod
-    def load(cls, path_or_name: str | PathLike[str]) -> Mapping:
+    def load(cls, path_or_name: str | PathLike[str]) -> ExportMapping:
         """Read and check a mapping file, or a shipped mapping by name (see :func:`shipped_mappings`)."""
         path = _find_mapping(path_or_name)
         problems: list[RuleProblem] = []
@@ -155,7 +155,7 @@ class Mapping:
         return cls._from_spec(spec, source=str(path))
 
     @classmethod
-    def _from_spec(cls, spec: _MappingFile, *, source: str = "") -> Mapping:
+    def _from_spec(cls, spec: _MappingFile, *, source: str = "") -> ExportMapping:
         rules = []
         missing = frozenset(m.strip() for m in spec.missing)
         for export_column, entry in spec.columns.items():
@@ -175,7 +175,7 @@ class Mapping:
         return cls(spec.name, rules, ignore=ignore, unmapped=spec.unmapped, constants=constants, source=source)
 
     @classmethod
-    def _flat(cls) -> Mapping:
+    def _flat(cls) -> ExportMapping:
         """The mapping used without one: columns already carry flat names (nested JSON is flattened first);
         raw identity numbers at their Campaign JSON paths are hashed into their hash columns."""
         # list columns in text formats are ";"-separated, as evaluate_frame writes lists
@@ -228,8 +228,13 @@ class Mapping:
         )
 
 
+Mapping = ExportMapping
+""":class:`ExportMapping`'s earlier name, the same class, so code that imports it keeps working (the new name
+says which mapping it is, and no longer reads as :class:`collections.abc.Mapping`)."""
+
+
 def shipped_mappings() -> list[str]:
-    """Names of the mappings shipped with the library, for :meth:`Mapping.load`."""
+    """Names of the mappings shipped with the library, for :meth:`ExportMapping.load`."""
     return sorted(p.stem for p in _SHIPPED.glob("*.yaml"))
 
 

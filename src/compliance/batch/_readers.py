@@ -1,7 +1,7 @@
 """Reading exports as they really come, into flat campaign frames, a chunk at a time.
 
 Platforms and auditors export campaigns as CSV (UTF-8, UTF-8 with a BOM, or GB18030/GBK), Parquet or
-JSON Lines, with their own column names (often Chinese) and spellings (是/否, 有/无). A :class:`Mapping`
+JSON Lines, with their own column names (often Chinese) and spellings (是/否, 有/无). A :class:`ExportMapping`
 (a YAML file; reference in ``docs/exports.md``) turns those into the schema's flat columns
 (:data:`compliance._flat.FLAT_COLUMNS`), and :func:`read_export` streams a file through it with bounded
 memory.
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from compliance._yaml import quote
-from compliance.batch._mapping import Mapping
+from compliance.batch._mapping import ExportMapping
 from compliance.batch._mapping_schema import _GROUPS
 from compliance.batch._streams import _UNDECODABLE, _DamagedStream, _detect_encoding, _display, _open_text
 from compliance.blacklist import hash_id_number
@@ -74,7 +74,7 @@ _BLOCK = 1 << 20  # characters of text split into lines at a time
 def read_export(
     path: str | PathLike[str],
     *,
-    mapping: Mapping | str | PathLike[str] | None = None,
+    mapping: ExportMapping | str | PathLike[str] | None = None,
     format: str | None = None,
     encoding: str | None = None,
     chunk_rows: int = 100_000,
@@ -87,7 +87,7 @@ def read_export(
     from the suffix (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``/``.ndjson``, each text format also
     gzipped as ``.gz``). ``encoding`` by default is detected: UTF-8 (with or without a BOM) if the first
     block with non-ASCII bytes decodes as UTF-8, else GB18030 (which contains GBK and GB2312).
-    ``mapping`` is a :class:`Mapping`, a mapping file or a shipped mapping's name; without one the columns
+    ``mapping`` is a :class:`ExportMapping`, a mapping file or a shipped mapping's name; without one the columns
     must already be flat. ``id_key`` hashes the raw identity numbers a mapping marks ``hash_with_key``.
     ``keep`` names export columns to carry, as read, in :attr:`Chunk.kept` (a column the mapping hashes
     holds raw identity numbers and cannot be kept).
@@ -111,9 +111,9 @@ def read_export(
     if id_key is not None:
         hash_id_number("0", id_key)  # a key too short for the blacklist fails here, not mid-file
     if mapping is None:
-        mapping = Mapping._flat()
-    elif not isinstance(mapping, Mapping):
-        mapping = Mapping.load(mapping)
+        mapping = ExportMapping._flat()
+    elif not isinstance(mapping, ExportMapping):
+        mapping = ExportMapping.load(mapping)
     if kind == "parquet":
         records: Iterator[_Records] = _parquet_records(source, chunk_rows)
     elif kind == "jsonl":
@@ -151,7 +151,11 @@ class _Records:
 
 
 def _chunks(
-    source: Path, records: Iterator[_Records], mapping: Mapping, id_key: bytes | str | None, keep: tuple[str, ...] = ()
+    source: Path,
+    records: Iterator[_Records],
+    mapping: ExportMapping,
+    id_key: bytes | str | None,
+    keep: tuple[str, ...] = (),
 ) -> Iterator[Chunk]:
     last, first = 0, True  # the last record read, for a file that cannot be read on
     while True:

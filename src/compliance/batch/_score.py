@@ -194,7 +194,7 @@ def score_file(
     loaded from, for their digests in the provenance. ``options``: the command line, recorded as given.
     Raises what the reader raises (:class:`~compliance.batch.ExportError`, ``OSError``) and leaves no
     output then."""
-    from compliance.batch._mapping import Mapping
+    from compliance.batch._mapping import ExportMapping
     from compliance.batch._readers import read_export
 
     begun = time.perf_counter()
@@ -205,8 +205,8 @@ def score_file(
     taken = [name for name in keep if name in HEAD_COLUMNS or name in OUTPUT_COLUMNS]
     if taken or len(set(keep)) != len(keep):
         raise ValueError(f"cannot keep {', '.join(map(repr, taken or keep))}: each kept column needs a name of its own")
-    if not isinstance(mapping, Mapping):
-        mapping = Mapping._flat() if mapping is None else Mapping.load(mapping)
+    if not isinstance(mapping, ExportMapping):
+        mapping = ExportMapping._flat() if mapping is None else ExportMapping.load(mapping)
     scorer = None if model is None else risk_model(model)  # loaded before the clock starts
     summary = Summary(blacklist_given=blacklist is not None, **_rule_facts(ruleset))
     chunks = read_export(
