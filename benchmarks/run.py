@@ -175,12 +175,12 @@ def breakdown(campaigns: list[dict[str, Any]], blacklist: Blacklist) -> dict[str
         rules = ruleset.rules_for("payout")
         statuses = [rule.status(facts) for rule in rules]
         t4 = clock()
-        outcome, obligations, findings = explain(rules, statuses, facts)
+        explanation = explain(rules, statuses, facts)
         t5 = clock()
         digest = input_digest(campaign)
         t6 = clock()
         build_decision(
-            campaign, "payout", event_time, ruleset, rules, statuses, outcome, obligations, findings, digest, None
+            campaign, explanation, stage="payout", event_time=event_time, ruleset=ruleset, digest=digest, risk=None
         )
         t7 = clock()
         fresh = json.loads(json.dumps(data, ensure_ascii=False))

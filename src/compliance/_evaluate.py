@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -71,15 +72,25 @@ def evaluate(
     )
     rules = chosen.rules_for(stage)
     statuses = [rule.status(facts) for rule in rules]
-    outcome, obligations, findings = explain(rules, statuses, facts)
+    explanation = explain(rules, statuses, facts)
     return build_decision(
-        parsed, stage, event_time, chosen, rules, statuses, outcome, obligations, findings, input_digest(parsed), risk
+        parsed, explanation, stage=stage, event_time=event_time, ruleset=chosen, digest=input_digest(parsed), risk=risk
     )
 
 
-def explain(
-    rules: Sequence[Rule], statuses: Sequence[str], facts: Facts
-) -> tuple[str, list[Obligation], list[Finding]]:
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a campaign gets its outcome: each rule checked and its status, the outcome they give, the
+    obligations, and a finding for each rule that failed or could not be evaluated."""
+
+    rules: Sequence[Rule]
+    statuses: Sequence[str]
+    outcome: str
+    obligations: Sequence[Obligation]
+    findings: Sequence[Finding]
+
+
+def explain(rules: Sequence[Rule], statuses: Sequence[str], facts: Facts) -> Explanation:
     """The outcome, the obligations and a finding for each rule that failed or could not be evaluated."""
     outcome, obligations, flagged = conclude(rules, statuses)
     findings = [
@@ -88,31 +99,30 @@ def explain(
         else _finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS))
         for rule, status in flagged
     ]
-    return outcome, obligations, findings
+    return Explanation(rules, statuses, outcome, obligations, findings)
 
 
 def build_decision(
     campaign: Campaign,
+    explanation: Explanation,
+    *,
     stage: Stage,
     event_time: Any,
     ruleset: Ruleset,
-    rules: Sequence[Rule],
-    statuses: Sequence[str],
-    outcome: str,
-    obligations: Sequence[Obligation],
-    findings: Sequence[Finding],
     digest: str,
     risk: Any,
 ) -> Decision:
-    """The Decision from what ``evaluate`` computed, with every rule's result (built without re-validation)."""
+    """The Decision from what ``evaluate`` computed, with every rule's result (built without re-validation):
+    the ``explanation``, and what it was made of (the stage, the time that chose the ruleset, the ruleset,
+    the input's digest, the risk score or None)."""
     return Decision._trusted(
         campaign_id=campaign.campaign_id,
         stage=stage,
-        outcome=outcome,
+        outcome=explanation.outcome,
         event_time=event_time,
-        findings=tuple(findings),
-        obligations=tuple(obligations),
-        rule_results={rule.id: status for rule, status in zip(rules, statuses, strict=True)},
+        findings=tuple(explanation.findings),
+        obligations=tuple(explanation.obligations),
+        rule_results={rule.id: status for rule, status in zip(explanation.rules, explanation.statuses, strict=True)},
         ruleset=ruleset.ref,
         library_version=__version__,
         input_digest=digest,
