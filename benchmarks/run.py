@@ -158,7 +158,7 @@ def breakdown(campaigns: list[dict[str, Any]], blacklist: Blacklist) -> dict[str
     """Median µs of each step of a payout decision, done as ``evaluate`` does it, and of the whole call, timed
     in the same loop on each campaign with keyed ID hashes, so that drift in the machine's speed falls on all
     of them alike."""
-    from compliance._evaluate import _choose, build_decision, explain, input_digest
+    from compliance._evaluate import build_decision, choose_ruleset, explain, input_digest
 
     samples: dict[str, list[int]] = {name: [] for name in (*STEPS, WHOLE)}
     clock = time.perf_counter_ns
@@ -168,7 +168,7 @@ def breakdown(campaigns: list[dict[str, Any]], blacklist: Blacklist) -> dict[str
         campaign = Campaign.parse(data)
         t1 = clock()
         event_time = campaign.payout.requested_at if campaign.payout else campaign.created_at
-        ruleset = _choose(None, event_time)
+        ruleset = choose_ruleset(None, event_time)
         t2 = clock()
         facts = Facts(campaign, "payout", blacklist.match(campaign), campaign.disclosure.__dict__)
         t3 = clock()

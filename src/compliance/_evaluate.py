@@ -61,7 +61,7 @@ def evaluate(
     parsed = Campaign.parse(campaign)
     payout = parsed.payout
     event_time = payout.requested_at if stage == "payout" and payout is not None else parsed.created_at
-    chosen = _choose(ruleset, event_time)
+    chosen = choose_ruleset(ruleset, event_time)
     risk = None if model is None else risk_model(model).score_campaign(parsed)
     facts = Facts(
         parsed,
@@ -173,7 +173,8 @@ def input_digest(campaign: Campaign) -> str:
     return "sha256:" + hashlib.sha256(campaign.__pydantic_serializer__.to_json(campaign)).hexdigest()
 
 
-def _choose(ruleset: Ruleset | Catalog | str | None, event_time: Any) -> Ruleset:
+def choose_ruleset(ruleset: Ruleset | Catalog | str | None, event_time: Any) -> Ruleset:
+    """The ruleset to check with: ``ruleset`` itself, the one of that id, or the catalog's in force then."""
     if isinstance(ruleset, Ruleset):
         return ruleset
     if isinstance(ruleset, str):

@@ -96,7 +96,7 @@ def read_export(
     first chunk is read.
     """
     source = Path(path)
-    kind = format or _infer_format(source)
+    kind = format or infer_format(source)
     if kind not in ("csv", "tsv", "parquet", "jsonl"):
         raise ExportError(f"{source}: unknown format {kind!r} (csv, tsv, parquet or jsonl)")
     if not source.is_file():
@@ -128,7 +128,8 @@ def read_export(
     return _chunks(source, records, mapping, id_key, tuple(keep))
 
 
-def _infer_format(path: Path) -> str:
+def infer_format(path: Path) -> str:
+    """The export format a file's name gives (``.gz`` looked through), or an :class:`ExportError` saying to pass it."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes[-1:] == [".gz"]:
         suffixes.pop()

@@ -304,7 +304,7 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
     is not ``low``: a low score's reasons are not reasons to look. The reasons are those ``evaluate()``
     gives for the row's campaign."""
     from compliance._flat import unflatten
-    from compliance.batch._table import COLUMN_KINDS, _cell
+    from compliance.batch._table import COLUMN_KINDS, plain_value
 
     texts = pd.Series("", index=decisions.index, dtype=object)
     if scorer is None:
@@ -313,7 +313,7 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
     columns = [column for column in frame.columns if str(column) in COLUMN_KINDS]
     rows = frame.loc[flagged, columns].to_dict(orient="records") if len(flagged) else []
     for label, row in zip(flagged, rows, strict=True):
-        values = {str(c): _cell(v) for c, v in row.items()}
+        values = {str(c): plain_value(v) for c, v in row.items()}
         try:
             risk = scorer.score_campaign(unflatten({c: v for c, v in values.items() if v is not None}))
         except (ValueError, TypeError):  # the frame read it, so this should not happen: keep the codes
@@ -471,10 +471,10 @@ class _Progress:
 
 def _known_rows(source: Path | str, input_format: str | None) -> int | None:
     """The number of records when the file says so cheaply (Parquet); else unknown."""
-    from compliance.batch._readers import _infer_format
+    from compliance.batch._readers import infer_format
 
     path = Path(source)
-    if (input_format or _infer_format(path)) == "parquet":
+    if (input_format or infer_format(path)) == "parquet":
         import pyarrow.parquet as pq
 
         try:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
-from compliance.blacklist import _HEX64
+from compliance.blacklist import HEX64
 from compliance.campaign import DECIMAL_CONTEXT, Campaign, epoch_micros, from_epoch_micros, is_unicode
 from compliance.errors import CampaignError
 
@@ -284,7 +284,7 @@ def _validate_row(
 ) -> None:
     """Validate row ``i`` of the ``given`` cells (by column) with the schema; store what it read, or its
     error (and null values)."""
-    cells = ((path, _cell(array[i])) for path, array in given.items())
+    cells = ((path, plain_value(array[i])) for path, array in given.items())
     raw = {path: value for path, value in cells if value is not None}  # a missing cell is not given
     label = labels[i]
     try:
@@ -318,10 +318,10 @@ def _row_name(label: Hashable) -> int | str:
     return label if isinstance(label, (int, str)) else str(label)
 
 
-def _cell(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A cell as the schema should see it: pandas' missing markers become None, numpy scalars Python ones."""
     if isinstance(value, (list, tuple, np.ndarray)):
-        return tuple(_cell(v) for v in value) if not isinstance(value, str) else value
+        return tuple(plain_value(v) for v in value) if not isinstance(value, str) else value
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
@@ -422,7 +422,7 @@ def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
         text = _as_text(series.astype(object).where(is_str, ""))
-        ok = text.str.fullmatch(_HEX64.pattern).fillna(False).to_numpy(bool)
+        ok = text.str.fullmatch(HEX64.pattern).fillna(False).to_numpy(bool)
     suspect: np.ndarray = ~ok & ~null
     return suspect
 

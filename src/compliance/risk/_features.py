@@ -544,7 +544,7 @@ def frame_inputs(frame: Any, reference: Reference, *, compare_rows: bool = True)
     if compare_rows:
         reuse, pair_campaigns = _cross_campaign_counts(frame, reference.history)
     else:
-        reuse, pair_campaigns = _history_counts(frame, reference.history)
+        reuse, pair_campaigns = history_counts(frame, reference.history)
     categories = frame["medical.diagnosis_category"] if "medical.diagnosis_category" in frame else pd.Series([None] * n)
     return {
         "target": num("target_amount"),
@@ -654,7 +654,7 @@ def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np
     return reuse, pair_count
 
 
-def _history_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
+def history_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
     """Document reuse and promoter/hospital counts against ``history`` only: :meth:`History.reuse` and
     :meth:`History.pair_count` for every row (each row scored as if it were alone)."""
     n = len(frame)
