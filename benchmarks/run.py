@@ -273,7 +273,7 @@ def _step_spans(marks: list[int]) -> dict[str, int]:
     }
 
 
-STEP_FUNCTIONS = ("Campaign", "_choose", "Facts", "explain", "input_digest", "build_decision")
+STEP_FUNCTIONS = ("Campaign", "choose_ruleset", "Facts", "explain", "input_digest", "build_decision")
 """What ``evaluate`` calls by name for its steps (``Campaign.parse`` through the class), wrapped to be timed."""
 VALIDATE, CHOOSE, BLACKLIST, FACTS, RULES, EXPLAIN, DIGEST, BUILD = STEPS = (
     "validate the dict (pydantic)",

@@ -63,7 +63,8 @@ def test_every_exception_and_warning_is_defined_in_errors_py() -> None:
         assert cls is getattr(compliance.errors, name) and cls.__module__ == "compliance.errors"
     assert issubclass(compliance.batch.ExportError, compliance.ComplianceError)
     assert issubclass(compliance.batch.MappingError, compliance.ComplianceError)
-    for module in ("_io", "_frame", "_score", "_table", "_distributed"):  # none defines its own
+    modules = ("_mapping_schema", "_mapping", "_readers", "_streams", "_frame", "_score", "_table", "_distributed")
+    for module in modules:  # none defines its own
         source = (Path(compliance.batch.__file__).parent / f"{module}.py").read_text(encoding="utf-8")
         assert "Error(" not in "".join(line for line in source.splitlines() if line.startswith("class "))
         assert "Warning)" not in "".join(line for line in source.splitlines() if line.startswith("class "))
@@ -102,6 +103,7 @@ def test_the_batch_package_exports_exactly_its_api() -> None:
         "COLUMN_TYPES",
         "Chunk",
         "ExportError",
+        "ExportMapping",
         "FallbackWarning",
         "MAPPING_FORMAT",
         "Mapping",
@@ -125,3 +127,10 @@ def test_importing_the_batch_package_does_not_import_spark_or_dask() -> None:
     code = "import sys, compliance.batch; print('pyspark' in sys.modules, 'dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_export_mapping_keeps_its_earlier_name() -> None:
+    import compliance.batch
+
+    assert compliance.batch.Mapping is compliance.batch.ExportMapping
+    assert compliance.batch.ExportMapping.__name__ == "ExportMapping"

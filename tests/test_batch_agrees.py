@@ -40,7 +40,7 @@ import compliance
 from compliance import Blacklist, CampaignError, Decision, RulesetNotFound
 from compliance._flat import FLAT_COLUMNS, flatten, unflatten
 from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, _frame, decision_for, evaluate_frame, format_obligations
-from compliance.batch._table import KINDS, _convert, text_dtype
+from compliance.batch._table import COLUMN_KINDS, _convert, text_dtype
 from compliance.blacklist import UNCHECKED
 from compliance.campaign import SHANGHAI, Campaign
 from compliance.rules import Catalog
@@ -160,7 +160,7 @@ def native_frame(rows: list[Row], index: pd.Index, style: int) -> pd.DataFrame:
     """pandas' own dtypes. ``style`` picks the zone of the time columns and string or category text."""
     zone = ("UTC", "Asia/Shanghai", None, "America/New_York")[style % 4]
     data: dict[str, Any] = {}
-    for path, (kind, allowed) in KINDS.items():
+    for path, (kind, allowed) in COLUMN_KINDS.items():
         values = [row[path] for row in rows]
         if kind == "money":
             data[path] = pd.Series([np.nan if v is None else float(v) for v in values], index=index, dtype="float64")
@@ -217,7 +217,7 @@ def text_frame(rows: list[Row], index: pd.Index, style: int) -> pd.DataFrame:
     """Text as a CSV reader gives it (empty cells NaN): in object columns, or (odd styles) in pandas' ``str``
     dtype as ``read_export`` and ``pandas.read_csv`` give it (list columns stay objects)."""
     data = {}
-    for path, (kind, _allowed) in KINDS.items():
+    for path, (kind, _allowed) in COLUMN_KINDS.items():
         cells = [_text(kind, row[path], i + style) for i, row in enumerate(rows)]
         text = style % 2 and kind != "tuple"
         data[path] = pd.Series(cells, index=index, dtype="str" if text else object)
@@ -246,7 +246,7 @@ def _scalar(kind: str, value: Any, i: int) -> Any:
 def scalars_frame(rows: list[Row], index: pd.Index, style: int) -> pd.DataFrame:
     """numpy and pandas scalars (and their missing markers) in object columns."""
     data = {}
-    for k, (path, (kind, _allowed)) in enumerate(KINDS.items()):
+    for k, (path, (kind, _allowed)) in enumerate(COLUMN_KINDS.items()):
         cells = [_scalar(kind, row[path], i + k + style) for i, row in enumerate(rows)]
         data[path] = pd.Series(cells, index=index, dtype=object)
     return pd.DataFrame(data, index=index)

@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from compliance import _yaml
-from compliance.batch._io import MAX_JSON_DEPTH, Mapping, read_export
+from compliance.batch._mapping import Mapping
+from compliance.batch._readers import MAX_JSON_DEPTH, read_export
 from compliance.errors import ExportError, MappingError, RuleFileError
-from compliance.rules._ruleset import load_ruleset
+from compliance.rules._catalog import load_ruleset
 from tests.builders import rule_yaml
 
 RAW_ID = "110101199003074578"  # a made-up identity number: it must never appear in a message
@@ -379,7 +380,7 @@ def test_conditions_at_the_nesting_limit_load_and_run_in_every_path(tmp_path: Pa
 
 def test_a_ruleset_over_the_rule_count_limit_is_refused_before_compiling(tmp_path: Path) -> None:
 
-    from compliance.rules._ruleset import MAX_RULES
+    from compliance.rules._loading import MAX_RULES
 
     path = tmp_path / "many.yaml"
     rules = "".join(_rule(f"h.r{i}", f"raised_amount > {i}") for i in range(MAX_RULES + 1))
@@ -467,6 +468,6 @@ def test_a_file_error_never_quotes_an_identity_number_a_parser_read() -> None:
     # a tagged value the constructor cannot read: PyYAML's message quotes it
     with pytest.raises(yaml.YAMLError) as caught:
         load_text("a: !!int 11010119900307457X\n")
-    from compliance.rules._files import shorten
+    from compliance._yaml import shorten
 
     assert "11010119900307457" not in shorten(caught.value)

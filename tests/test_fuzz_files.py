@@ -35,10 +35,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance import Campaign, evaluate_frame
-from compliance.batch._io import Mapping, read_export
+from compliance.batch._mapping import Mapping
+from compliance.batch._readers import read_export
 from compliance.blacklist import UNCHECKED
 from compliance.errors import ComplianceError, ExportError, MappingError, RuleFileError
-from compliance.rules._ruleset import load_ruleset
+from compliance.rules._catalog import load_ruleset
 from compliance.rules._schema import Facts
 from tests.builders import fuzz_settings, rule_yaml
 

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from compliance import Blacklist, CampaignError, RulesetNotFound, evaluate
 from compliance._flat import FLAT_COLUMNS, unflatten
 from compliance.batch import evaluate_frame
-from compliance.batch._table import _cell
+from compliance.batch._table import plain_value
 from compliance.blacklist import hash_id_number
 from compliance.campaign import Campaign
 from tests.builders import fuzz_settings
@@ -262,7 +262,7 @@ def _frame(rows: list[dict[str, Any]], index: pd.Index, style: str) -> pd.DataFr
 
 def _single_reads(frame: pd.DataFrame, label: Any) -> bool:
     """Whether the single path reads the row (its cells as ``decision_for`` hands them to ``evaluate``)."""
-    cells = ((str(c), _cell(v)) for c, v in frame.loc[label].items())
+    cells = ((str(c), plain_value(v)) for c, v in frame.loc[label].items())
     try:
         Campaign.parse(unflatten({c: v for c, v in cells if v is not None}))
     except CampaignError:

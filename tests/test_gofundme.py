@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from compliance._flat import FLAT_COLUMNS
-from compliance.batch._io import Mapping, read_export
+from compliance.batch._mapping import Mapping
+from compliance.batch._readers import read_export
 
 DATA = Path(__file__).parent / "data" / "gofundme-meninato2018" / "GFM_data.tsv"
 ROWS = 1_242

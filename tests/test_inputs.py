@@ -21,7 +21,7 @@ import pytest
 from compliance import Blacklist, BlacklistError, CampaignError, evaluate
 from compliance._flat import flatten
 from compliance.batch import evaluate_frame
-from compliance.batch._table import KINDS
+from compliance.batch._table import COLUMN_KINDS
 from compliance.blacklist import hash_id_number
 from compliance.campaign import COUNT_LIMIT, Campaign
 
@@ -154,7 +154,7 @@ def test_a_set_for_a_list_is_refused_as_its_order_differs_by_process(path: str, 
 COUNT = "activity.donation_count"
 
 
-COUNTS = [path for path, (kind, _allowed) in KINDS.items() if kind == "count"]
+COUNTS = [path for path, (kind, _allowed) in COLUMN_KINDS.items() if kind == "count"]
 
 
 @pytest.mark.parametrize("path", COUNTS)
@@ -322,7 +322,7 @@ def test_a_callers_decimal_context_does_not_move_a_parameter_the_column_compiler
 
 
 def test_a_callers_decimal_context_does_not_change_an_abbreviated_number_in_an_export() -> None:
-    from compliance.batch._io import _number_text
+    from compliance.batch._mapping_schema import _number_text
 
     with decimal.localcontext(CALLERS_CONTEXT):
         assert _number_text("1.2345678k", units=True) == "1234.5678"

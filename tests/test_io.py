@@ -16,7 +16,8 @@ import pytest
 
 from compliance import Campaign
 from compliance._flat import FLAT_COLUMNS, unflatten
-from compliance.batch._io import Chunk, Mapping, read_export, shipped_mappings
+from compliance.batch._mapping import Mapping, shipped_mappings
+from compliance.batch._readers import Chunk, read_export
 from compliance.blacklist import hash_id_number
 from compliance.errors import ExportError, MappingError
 from compliance.risk.synthetic import generate, to_campaigns

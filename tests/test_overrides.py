@@ -17,7 +17,7 @@ import pytest
 import compliance
 from compliance import Blacklist, RuleFileError
 from compliance.rules import Catalog, load_ruleset
-from compliance.rules._ruleset import RULES_DIR
+from compliance.rules._catalog import RULES_DIR
 
 
 def evaluate(*args: Any, **kwargs: Any) -> compliance.Decision:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
 from compliance._version import __version__
+from compliance._vocabulary import OUTCOME_ORDER, Stage, check_stage
 from compliance.blacklist import UNCHECKED, Blacklist
 from compliance.campaign import Campaign
-from compliance.decision import OUTCOME_ORDER, Decision, Finding, Obligation, Text
-from compliance.rules._ruleset import MISSING_REASONS, Catalog, Rule, Ruleset
+from compliance.decision import Decision, Finding, Obligation, Text
+from compliance.rules._catalog import Catalog
+from compliance.rules._rule import MISSING_REASONS, Rule
+from compliance.rules._ruleset import Ruleset
 from compliance.rules._schema import Facts, RiskView
 
 __all__ = ["evaluate"]
 
-Stage = Literal["publish", "payout"]
 _OUTCOMES = tuple(sorted(OUTCOME_ORDER, key=OUTCOME_ORDER.__getitem__))
 _REVIEW = OUTCOME_ORDER["review"]
 _CONDITIONS = OUTCOME_ORDER["approve_with_conditions"]
@@ -54,12 +57,11 @@ def evaluate(
     >>> d.outcome
     'review'
     """
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     parsed = Campaign.parse(campaign)
     payout = parsed.payout
     event_time = payout.requested_at if stage == "payout" and payout is not None else parsed.created_at
-    chosen = _choose(ruleset, event_time)
+    chosen = choose_ruleset(ruleset, event_time)
     risk = None if model is None else risk_model(model).score_campaign(parsed)
     facts = Facts(
         parsed,
@@ -70,15 +72,25 @@ def evaluate(
     )
     rules = chosen.rules_for(stage)
     statuses = [rule.status(facts) for rule in rules]
-    outcome, obligations, findings = explain(rules, statuses, facts)
+    explanation = explain(rules, statuses, facts)
     return build_decision(
-        parsed, stage, event_time, chosen, rules, statuses, outcome, obligations, findings, input_digest(parsed), risk
+        parsed, explanation, stage=stage, event_time=event_time, ruleset=chosen, digest=input_digest(parsed), risk=risk
     )
 
 
-def explain(
-    rules: Sequence[Rule], statuses: Sequence[str], facts: Facts
-) -> tuple[str, list[Obligation], list[Finding]]:
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a campaign gets its outcome: each rule checked and its status, the outcome they give, the
+    obligations, and a finding for each rule that failed or could not be evaluated."""
+
+    rules: Sequence[Rule]
+    statuses: Sequence[str]
+    outcome: str
+    obligations: Sequence[Obligation]
+    findings: Sequence[Finding]
+
+
+def explain(rules: Sequence[Rule], statuses: Sequence[str], facts: Facts) -> Explanation:
     """The outcome, the obligations and a finding for each rule that failed or could not be evaluated."""
     outcome, obligations, flagged = conclude(rules, statuses)
     findings = [
@@ -87,31 +99,30 @@ def explain(
         else _finding(rule, facts, "not_evaluable", rule.unevaluable_reason(facts, MISSING_REASONS))
         for rule, status in flagged
     ]
-    return outcome, obligations, findings
+    return Explanation(rules, statuses, outcome, obligations, findings)
 
 
 def build_decision(
     campaign: Campaign,
+    explanation: Explanation,
+    *,
     stage: Stage,
     event_time: Any,
     ruleset: Ruleset,
-    rules: Sequence[Rule],
-    statuses: Sequence[str],
-    outcome: str,
-    obligations: Sequence[Obligation],
-    findings: Sequence[Finding],
     digest: str,
     risk: Any,
 ) -> Decision:
-    """The Decision from what ``evaluate`` computed, with every rule's result (built without re-validation)."""
+    """The Decision from what ``evaluate`` computed, with every rule's result (built without re-validation):
+    the ``explanation``, and what it was made of (the stage, the time that chose the ruleset, the ruleset,
+    the input's digest, the risk score or None)."""
     return Decision._trusted(
         campaign_id=campaign.campaign_id,
         stage=stage,
-        outcome=outcome,
+        outcome=explanation.outcome,
         event_time=event_time,
-        findings=tuple(findings),
-        obligations=tuple(obligations),
-        rule_results={rule.id: status for rule, status in zip(rules, statuses, strict=True)},
+        findings=tuple(explanation.findings),
+        obligations=tuple(explanation.obligations),
+        rule_results={rule.id: status for rule, status in zip(explanation.rules, explanation.statuses, strict=True)},
         ruleset=ruleset.ref,
         library_version=__version__,
         input_digest=digest,
@@ -162,7 +173,8 @@ def input_digest(campaign: Campaign) -> str:
     return "sha256:" + hashlib.sha256(campaign.__pydantic_serializer__.to_json(campaign)).hexdigest()
 
 
-def _choose(ruleset: Ruleset | Catalog | str | None, event_time: Any) -> Ruleset:
+def choose_ruleset(ruleset: Ruleset | Catalog | str | None, event_time: Any) -> Ruleset:
+    """The ruleset to check with: ``ruleset`` itself, the one of that id, or the catalog's in force then."""
     if isinstance(ruleset, Ruleset):
         return ruleset
     if isinstance(ruleset, str):

@@ -1,49 +1,77 @@
-"""Labels for the codes that appear in decisions (payout routes, disclosure items), in Chinese and English."""
+"""The words decisions, rule files and tables share, each defined once: the stages a campaign is checked
+at, the outcomes and their strictness, a rule's statuses and severities, the evidence grades of a clause's
+text, the obligation codes, the one frozen base model every data class of the library builds on, and the
+one check of a stage argument. It imports nothing of the library, so every module may import it.
+
+>>> check_stage("payout")
+'payout'
+"""
 
 from __future__ import annotations
 
-from compliance.decision import Text
+from typing import Any, Literal, Self, get_args
 
-PAYOUT_ROUTES: dict[str, Text] = {
-    "hospital_account": Text(zh="直接拨付至患者所在医院的就诊帐户", en="directly to the patient's hospital account"),
-    "batched_with_plan": Text(
-        zh="医疗计划与花费清单经审核并公示后分批打款",
-        en="in batches, after a medical plan and cost list are reviewed and published",
-    ),
-}
+from pydantic import BaseModel, ConfigDict
 
-DISCLOSURE_LABELS: dict[str, Text] = {
-    "basic_medical_insurance": Text(zh="基本医疗保险", en="basic medical insurance"),
-    "commercial_insurance": Text(zh="商业保险", en="commercial insurance"),
-    "minimum_subsistence_allowance": Text(zh="是否享受低保", en="minimum subsistence allowance (低保)"),
-    "registered_poor_household": Text(zh="是否建档立卡贫困户", en="registered poor household (建档立卡贫困户)"),
-    "government_medical_aid": Text(zh="是否获得政府医疗救助", en="government medical aid"),
-    "other_platform_fundraising": Text(zh="是否在其他平台发起筹款", en="fundraising on other platforms"),
-    "house": Text(zh="有无房产", en="house (real estate)"),
-    "car": Text(zh="有无车辆", en="car"),
-}
+__all__ = [
+    "OUTCOME_ORDER",
+    "STAGES",
+    "Frozen",
+    "Grade",
+    "ObligationCode",
+    "Outcome",
+    "RuleStatus",
+    "Severity",
+    "Stage",
+    "check_stage",
+]
 
-OBLIGATION_ITEMS: dict[str, dict[str, Text]] = {
-    "payout_route": PAYOUT_ROUTES,
-    "urge_disclosure": DISCLOSURE_LABELS,
-}
+Stage = Literal["publish", "payout"]
+"""``publish``: pre-review before a campaign goes live; ``payout``: a withdrawal request."""
+STAGES: tuple[Stage, ...] = get_args(Stage)
 
-_OBLIGATION_TEMPLATES: dict[str, Text] = {
-    "payout_route": Text(zh="仅可按以下方式打款：{items}", en="Pay out only {items}."),
-    "urge_disclosure": Text(zh="平台须督促发起人补充公示：{items}", en="Urge the initiator to disclose: {items}."),
-}
+Outcome = Literal["approve", "approve_with_conditions", "review", "reject"]
+OUTCOME_ORDER: dict[str, int] = {"approve": 0, "approve_with_conditions": 1, "review": 2, "reject": 3}
+"""Strictness of each outcome; a decision takes the strictest that applies."""
+
+RuleStatus = Literal["pass", "fail", "not_applicable", "not_evaluable"]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+Grade = Literal["verbatim", "verbatim-fragment", "reported", "seed"]
+"""How sure we are of a clause's text: read verbatim (whole or a fragment), reported by others, or a seed."""
+ObligationCode = Literal["payout_route", "urge_disclosure"]
 
 
-def obligation_message(code: str, items: tuple[str, ...]) -> Text:
-    """The sentence that states an obligation, in both languages."""
-    labels = OBLIGATION_ITEMS[code]
-    template = _OBLIGATION_TEMPLATES[code]
-    joiner_en = " or " if code == "payout_route" else ", "
-    return Text(
-        zh=template.zh.format(
-            items="；或".join(labels[i].zh for i in items)
-            if code == "payout_route"
-            else "、".join(labels[i].zh for i in items)
-        ),
-        en=template.en.format(items=joiner_en.join(labels[i].en for i in items)),
-    )
+def check_stage(stage: Any) -> Stage:
+    """``stage`` itself when it is a stage, else a ``ValueError`` that says which stages there are."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    return stage  # type: ignore[no-any-return]
+
+
+class Frozen(BaseModel):
+    """The base of every data model of the library: immutable, and refusing fields it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def _trusted(cls, **values: Any) -> Self:
+        """Build from values this library made and typed itself, skipping validation.
+
+        ``evaluate()`` builds a decision for every call; validating values it has just computed
+        would double its cost. The result is identical to ``model_validate`` of the same values, which
+        ``tests/test_decision.py`` checks through a JSON round trip.
+        """
+        layout = cls.__dict__.get("_layout")
+        if layout is None:  # field names in order, and defaults filled in when not given (as validation would)
+            fields = cls.model_fields
+            layout = (tuple(fields), {n: f.default for n, f in fields.items() if not f.is_required()})
+            type.__setattr__(cls, "_layout", layout)
+        names, defaults = layout
+        if len(values) < len(names):  # in field order: the serializer follows __dict__'s order
+            values = {name: values[name] if name in values else defaults[name] for name in names}
+        model = cls.__new__(cls)
+        object.__setattr__(model, "__dict__", values)
+        object.__setattr__(model, "__pydantic_fields_set__", set(values))
+        object.__setattr__(model, "__pydantic_extra__", None)
+        object.__setattr__(model, "__pydantic_private__", None)
+        return model

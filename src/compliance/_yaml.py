@@ -9,30 +9,41 @@ reading one must not be a way to exhaust the machine:
 - at most :data:`MAX_BYTES` per file and :data:`MAX_DEPTH` levels of nesting (the composer recurses);
 - a value quoted back in an error is cut to :data:`QUOTE_CHARS` characters (:func:`quote`).
 
+A file is read as a :class:`YamlDocument` (its data and its node tree, so every problem found later names
+its line); :func:`read_yaml` turns a file that cannot be read into a problem, and :func:`validate` checks
+the data against a pydantic schema, a problem per error. Rule, clause and mapping files all come this way.
+
 >>> load_text("a: [1, 2]")
 {'a': [1, 2]}
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from compliance.errors import without_id_numbers
+from compliance.errors import FileTooLarge, RuleProblem, YamlLimitError, without_id_numbers
 
 __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "QUOTE_CHARS",
     "FileTooLarge",
+    "YamlDocument",
     "YamlLimitError",
     "compose_text",
     "construct",
     "load_text",
     "quote",
     "read_text",
+    "read_yaml",
+    "shorten",
+    "validate",
+    "yaml_files",
 ]
 
 MAX_BYTES = 1 << 20
@@ -41,10 +52,6 @@ MAX_DEPTH = 64
 """The deepest nesting of mappings and sequences read (the shipped files nest 5 deep)."""
 QUOTE_CHARS = 60
 """The most characters of a file's value quoted back in an error message."""
-
-
-class YamlLimitError(yaml.MarkedYAMLError):
-    """A file breaks one of this module's limits (an alias, too deep); carries the line like a syntax error."""
 
 
 class _PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
@@ -89,10 +96,6 @@ class _Loader(yaml.composer.Composer, _Parser, yaml.constructor.SafeConstructor,
     def _refused(self, problem: str) -> YamlLimitError:
         event: Any = self.peek_event()
         return YamlLimitError(None, None, problem, event.start_mark)
-
-
-class FileTooLarge(ValueError):
-    """A file over :data:`MAX_BYTES`: refused before it is read."""
 
 
 def read_text(path: Path) -> str:
@@ -143,3 +146,94 @@ def quote(value: Any) -> str:
     """
     text = without_id_numbers(repr(value))
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
+# -- files read with line numbers, and checked against a schema -----------------------------------
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class YamlDocument:
+    """A YAML file read with the safe loader, plus its node tree for locating problems by line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.node = compose_text(read_text(path))  # composed once; the data is built from it
+        self.data: Any = construct(self.node)
+
+    def line_of(self, loc: tuple[int | str, ...]) -> int | None:
+        """The 1-based line of the value at ``loc`` (or of its nearest existing parent)."""
+        node = self.node
+        line = None if node is None else node.start_mark.line + 1
+        for key in loc:
+            child = _child(node, key)
+            if child is None:
+                break
+            node, line = child, child.start_mark.line + 1
+        return line
+
+
+def _child(node: yaml.Node | None, key: int | str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                return cast(yaml.Node, value_node)
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return cast(yaml.Node, node.value[key])
+    return None
+
+
+def read_yaml(path: Path, problems: list[RuleProblem]) -> YamlDocument | None:
+    """Read ``path`` with the safe loader; a syntax error becomes a problem with its line."""
+    try:
+        return YamlDocument(path)
+    except yaml.MarkedYAMLError as error:
+        line = error.problem_mark.line + 1 if error.problem_mark else None
+        if isinstance(error, YamlLimitError):
+            problems.append(RuleProblem(str(path), line, None, "yaml-limit", str(error.problem)))
+        else:
+            problems.append(RuleProblem(str(path), line, None, "yaml", f"not valid YAML: {shorten(error.problem)}"))
+    except FileTooLarge as error:
+        problems.append(RuleProblem(str(path), None, None, "yaml-limit", str(error)))
+    except UnicodeDecodeError as error:
+        problems.append(RuleProblem(str(path), None, None, "yaml", f"not UTF-8 text (byte {error.start:,})"))
+    except (OSError, ValueError, OverflowError, yaml.YAMLError) as error:
+        problems.append(RuleProblem(str(path), None, None, "yaml", f"cannot read the file: {shorten(error)}"))
+    return None
+
+
+def shorten(text: object, limit: int = 200) -> str:
+    """A message from a parser, cut so a long value it quotes cannot swamp the error."""
+    words = without_id_numbers(str(text))  # a parser quotes what it read, which may be an identity number
+    return words if len(words) <= limit else words[: limit - 1] + "…"
+
+
+def validate(model: type[M], doc: YamlDocument, problems: list[RuleProblem]) -> M | None:
+    """Check ``doc`` against ``model``; each schema error becomes a problem with file, line and rule id."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as error:
+        for record in error.errors(include_url=False):
+            loc = record["loc"]
+            rule_id = _rule_id_at(doc.data, loc)
+            where = shorten(".".join(str(part) for part in loc) or "(file)", QUOTE_CHARS)
+            problems.append(
+                RuleProblem(str(doc.path), doc.line_of(loc), rule_id, "schema", f"{where}: {record['msg']}")
+            )
+    return None
+
+
+def _rule_id_at(data: Any, loc: tuple[int | str, ...]) -> str | None:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        try:
+            rule_id = data["rules"][loc[1]].get("id")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return None
+        return rule_id if isinstance(rule_id, str) else None
+    return None
+
+
+def yaml_files(folder: Path) -> Iterator[Path]:
+    """The ``*.yaml`` files of a folder, in name order (so loading is deterministic)."""
+    yield from sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})

@@ -27,7 +27,8 @@ from compliance.errors import BlacklistError
 __all__ = ["FILE_FORMAT", "Blacklist", "hash_id_number"]
 
 FILE_FORMAT = "compliance-blacklist/1"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+"""A keyed identity-number hash as written: 64 lowercase hex digits."""
 _KEY_CHECK_MESSAGE = b"compliance blacklist key check"
 MIN_KEY_BYTES = 16
 
@@ -61,7 +62,7 @@ class Blacklist:
         cleaned = set()
         for index, value in enumerate(hashes):
             text = value.strip().lower() if isinstance(value, str) else ""
-            if not _HEX64.match(text):
+            if not HEX64.match(text):
                 raise BlacklistError(
                     f"entry {index}: not a keyed hash (64 hex digits); raw identity numbers "
                     "must be given to Blacklist.from_id_numbers, which hashes them"

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -32,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from compliance._vocabulary import Frozen
 from compliance.errors import CampaignError, FieldProblem
 
 __all__ = [
@@ -194,8 +194,10 @@ def _counts_without_booleans(data: Any, counts: tuple[str, ...]) -> Any:
 HashHex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+class _Model(Frozen):
+    """The library's frozen base, and a value that fails validation is never quoted: it may be an identity number."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
 
 class _Person(_Model):

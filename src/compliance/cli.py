@@ -29,10 +29,12 @@ import yaml
 from compliance import _yaml
 from compliance._evaluate import evaluate
 from compliance._version import __version__
+from compliance._vocabulary import STAGES
 from compliance.blacklist import Blacklist
 from compliance.errors import BlacklistError, CampaignError, FieldProblem, RuleFileError, RulesetNotFound
+from compliance.rules._catalog import Catalog
 from compliance.rules._coverage import coverage_markdown
-from compliance.rules._ruleset import Catalog, Ruleset
+from compliance.rules._ruleset import Ruleset
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_CONFIG = 0, 2, 65, 66, 78
 EX_PIPE = 141
@@ -85,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="check one campaign (a JSON file, or - for standard input)")
     ev.add_argument("campaign", help="campaign JSON file, or - to read standard input")
-    ev.add_argument("--stage", choices=("publish", "payout"), default="publish", help="default: publish")
+    ev.add_argument("--stage", choices=STAGES, default="publish", help="default: publish")
     ev.add_argument("--json", action="store_true", help="print the decision as JSON instead of text")
     _ruleset_options(ev)
     ev.add_argument("--blacklist", type=Path, help="blacklist file (keyed hashes) written by Blacklist.save")
@@ -102,9 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("export", type=Path, help="the export: .csv/.tsv (UTF-8 or GB18030), .parquet, .jsonl")
     sc.add_argument("-o", "--output", type=Path, required=True, help="the decisions file to write")
-    sc.add_argument(
-        "--stage", choices=("publish", "payout"), required=True, help="the stage every campaign is checked at"
-    )
+    sc.add_argument("--stage", choices=STAGES, required=True, help="the stage every campaign is checked at")
     sc.add_argument("--mapping", help="a mapping file (or a shipped mapping's name) for the export's own columns")
     sc.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="output format (default: by suffix)")
     sc.add_argument("--input-format", choices=("csv", "parquet", "jsonl"), help="input format (default: by suffix)")
@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.set_defaults(run=_score)
 
     rules = commands.add_parser("rules", help="list rules with the clauses they cite")
-    rules.add_argument("--stage", choices=("publish", "payout"))
+    rules.add_argument("--stage", choices=STAGES)
     rules.add_argument("--json", action="store_true")
     _ruleset_options(rules)
     rules.set_defaults(run=_rules)

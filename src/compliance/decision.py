@@ -12,9 +12,11 @@ evaluated counts as ``review``; any obligation makes it at least ``approve_with_
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, Self, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import Field, JsonValue
+
+from compliance._vocabulary import OUTCOME_ORDER, Frozen, Grade, ObligationCode, Outcome, RuleStatus, Stage
 
 __all__ = [
     "CONTRIBUTION_PLACES",
@@ -34,49 +36,15 @@ __all__ = [
     "Text",
 ]
 
-Outcome = Literal["approve", "approve_with_conditions", "review", "reject"]
-RuleStatus = Literal["pass", "fail", "not_applicable", "not_evaluable"]
-Grade = Literal["verbatim", "verbatim-fragment", "reported", "seed"]
 
-OUTCOME_ORDER: dict[str, int] = {"approve": 0, "approve_with_conditions": 1, "review": 2, "reject": 3}
-"""Strictness of each outcome; a decision takes the strictest that applies."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @classmethod
-    def _trusted(cls, **values: Any) -> Self:
-        """Build from values this library made and typed itself, skipping validation.
-
-        ``evaluate()`` builds a decision for every call; validating values it has just computed
-        would double its cost. The result is identical to ``model_validate`` of the same values, which
-        ``tests/test_decision.py`` checks through a JSON round trip.
-        """
-        layout = cls.__dict__.get("_layout")
-        if layout is None:  # field names in order, and defaults filled in when not given (as validation would)
-            fields = cls.model_fields
-            layout = (tuple(fields), {n: f.default for n, f in fields.items() if not f.is_required()})
-            type.__setattr__(cls, "_layout", layout)
-        names, defaults = layout
-        if len(values) < len(names):  # in field order: the serializer follows __dict__'s order
-            values = {name: values[name] if name in values else defaults[name] for name in names}
-        model = cls.__new__(cls)
-        object.__setattr__(model, "__dict__", values)
-        object.__setattr__(model, "__pydantic_fields_set__", set(values))
-        object.__setattr__(model, "__pydantic_extra__", None)
-        object.__setattr__(model, "__pydantic_private__", None)
-        return model
-
-
-class Text(_Frozen):
+class Text(Frozen):
     """A text in Chinese and English."""
 
     zh: str = Field(min_length=1)
     en: str = Field(min_length=1)
 
 
-class Source(_Frozen):
+class Source(Frozen):
     """Where a clause text was read: outlet, date, address, and how the text was handled."""
 
     outlet: str
@@ -85,7 +53,7 @@ class Source(_Frozen):
     note: str | None = None
 
 
-class Citation(_Frozen):
+class Citation(Frozen):
     """A clause a finding enforces, with the evidence grade of its text."""
 
     document_id: str
@@ -107,7 +75,7 @@ class Citation(_Frozen):
         return f"{where} — reported by {self.source.outlet}, {when}: 「{self.text}」"
 
 
-class Finding(_Frozen):
+class Finding(Frozen):
     """A rule that failed, or could not be evaluated, for this campaign."""
 
     rule_id: str
@@ -123,16 +91,16 @@ class Finding(_Frozen):
     citations: tuple[Citation, ...]
 
 
-class Obligation(_Frozen):
+class Obligation(Frozen):
     """Something the platform must do: pay only by certain routes, urge certain disclosures."""
 
-    code: Literal["payout_route", "urge_disclosure"]
+    code: ObligationCode
     items: tuple[str, ...]
     rule_id: str
     message: Text
 
 
-class RiskReason(_Frozen):
+class RiskReason(Frozen):
     """One reason behind a risk score: a feature, the campaign's value, and how much it raised the score."""
 
     feature: str
@@ -154,7 +122,7 @@ RISK_BANDS: tuple[str, ...] = get_args(RiskBand)
 """The risk bands in order of concern; a band's position is its code where bands are stored as integers."""
 
 
-class Risk(_Frozen):
+class Risk(Frozen):
     """A risk score to help people choose what to review. It is a flag, never a finding of fraud."""
 
     score: float
@@ -171,7 +139,7 @@ class Risk(_Frozen):
     """The model's name and version; its card says what it was trained on."""
 
 
-class RulesetRef(_Frozen):
+class RulesetRef(Frozen):
     """Exactly which rules made a decision."""
 
     id: str
@@ -182,11 +150,11 @@ class RulesetRef(_Frozen):
     """Parameters a platform overrode, by name."""
 
 
-class Decision(_Frozen):
+class Decision(Frozen):
     """The explained result of evaluating one campaign at one stage."""
 
     campaign_id: str
-    stage: Literal["publish", "payout"]
+    stage: Stage
     outcome: Outcome
     event_time: datetime
     """The time that chose the ruleset: ``created_at`` at publish, ``payout.requested_at`` at payout."""

@@ -21,6 +21,15 @@ a rule is not an exception: it is a :class:`~compliance.Decision` whose outcome 
 
 And one warning, not an error: ``FallbackWarning`` (a rule's condition runs row by row in a table).
 
+Two more are raised by the YAML reader (:mod:`compliance._yaml`), outside the root because they are the
+standard errors their callers already catch; every file the library loads turns them into a problem of a
+``RuleFileError`` or ``MappingError``, with the file and line::
+
+    ValueError
+    └── FileTooLarge         a YAML file over the size limit, refused before it is read
+    yaml.MarkedYAMLError
+    └── YamlLimitError       a YAML file with an alias or nested too deep; carries the line as a syntax error does
+
 Messages never contain a raw identity number: fields that hold one are reported by name only.
 """
 
@@ -29,6 +38,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import yaml
+
 __all__ = [
     "BlacklistError",
     "CampaignError",
@@ -36,11 +47,13 @@ __all__ = [
     "ExportError",
     "FallbackWarning",
     "FieldProblem",
+    "FileTooLarge",
     "MappingError",
     "ModelFileError",
     "RuleFileError",
     "RuleProblem",
     "RulesetNotFound",
+    "YamlLimitError",
 ]
 
 
@@ -160,3 +173,11 @@ class MappingError(ComplianceError, ValueError):
 
 class FallbackWarning(UserWarning):
     """A rule's condition has a form the batch compiler does not translate; it runs row by row instead."""
+
+
+class FileTooLarge(ValueError):
+    """A YAML file over :data:`compliance._yaml.MAX_BYTES`: refused before it is read."""
+
+
+class YamlLimitError(yaml.MarkedYAMLError):
+    """A YAML file breaks one of the reader's limits (an alias, too deep); carries the line like a syntax error."""

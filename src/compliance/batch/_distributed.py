@@ -29,16 +29,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import Stage
+from compliance._vocabulary import Stage, check_stage
 from compliance.batch._frame import OUTPUT_COLUMNS, evaluate_frame
-from compliance.batch._table import KINDS, check_columns, text_dtype
+from compliance.batch._table import COLUMN_KINDS, check_columns, text_dtype
 from compliance.blacklist import Blacklist
 from compliance.errors import RulesetNotFound
-from compliance.rules._ruleset import Catalog, Ruleset
+from compliance.rules._catalog import Catalog
+from compliance.rules._ruleset import Ruleset
 
 __all__ = ["evaluate_dask", "evaluate_spark"]
 
-_TUPLE_COLUMNS = frozenset(path for path, (kind, _allowed) in KINDS.items() if kind == "tuple")
+_TUPLE_COLUMNS = frozenset(path for path, (kind, _allowed) in COLUMN_KINDS.items() if kind == "tuple")
 
 
 def evaluate_spark(
@@ -159,7 +160,7 @@ def _columns(names: list[str], keep: Sequence[str], unknown_columns: str) -> tup
     clash = [c for c in keep if c in OUTPUT_COLUMNS]
     if clash:
         raise ValueError(f"keep names columns that the output has already: {clash}")
-    evaluated = check_columns([n for n in names if n in KINDS or n not in keep], unknown_columns)
+    evaluated = check_columns([n for n in names if n in COLUMN_KINDS or n not in keep], unknown_columns)
     return evaluated, list(dict.fromkeys(keep))
 
 
@@ -178,8 +179,7 @@ class _Plan:
 
 
 def _plan(stage: Stage, ruleset: Ruleset | Catalog | str | None, blacklist: Blacklist | None, model: Any) -> _Plan:
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     rules = _ruleset_recipe(ruleset)
     hashes = None if blacklist is None else tuple(sorted(blacklist.hashes))
     scorer = _model_recipe(model)

@@ -17,16 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compliance._evaluate import Stage, _choose, conclude, evaluate, risk_model
+from compliance._evaluate import choose_ruleset, conclude, evaluate, risk_model
 from compliance._flat import unflatten
-from compliance.batch._table import KINDS, Column, Table, _cell, build_table
+from compliance._vocabulary import Stage, check_stage
+from compliance.batch._table import COLUMN_KINDS, Column, Table, build_table, plain_value
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import FallbackWarning, RulesetNotFound
+from compliance.rules._catalog import Catalog
 from compliance.rules._compile import Unsupported
-from compliance.rules._ruleset import Catalog, Rule, Ruleset
+from compliance.rules._rule import Rule
+from compliance.rules._ruleset import Ruleset
 from compliance.rules._schema import Facts, RiskView
-from compliance.rules._vector import Columns, Vec, _or, compile_vector, truthy
+from compliance.rules._vector import Columns, Vec, compile_vector, mask_union, truthy
 
 __all__ = ["OUTPUT_COLUMNS", "decision_for", "evaluate_frame"]
 
@@ -82,15 +85,14 @@ def evaluate_frame(
     Risk is scored for each campaign on its own, as :func:`~compliance.evaluate` does: a decision never
     depends on which other campaigns share its table or chunk.
     """
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     table = build_table(frame, unknown_columns=unknown_columns, read_errors=read_errors)
     error = table.error
     n = table.n
     rulesets, choice = _rulesets(table, stage, ruleset, error)
     ok = _unset(error)
     scored = _risk(table, model, ok)
-    source = _Source(table, blacklist, scored, stage)
+    source = _TableColumns(table, blacklist, scored, stage)
     union: list[Rule] = []
     under: list[np.ndarray] = []  # per rule of the union: the rows whose ruleset has it
     position: dict[int, int] = {}
@@ -127,7 +129,7 @@ def decision_for(
     """The full :class:`~compliance.Decision` for the row labelled ``label`` (as :func:`evaluate_frame`
     summarised it). Raises :class:`~compliance.CampaignError` for a row that could not be read."""
     row = frame.loc[label]  # type: ignore[call-overload]
-    cells = ((str(c), _cell(v)) for c, v in row.items() if str(c) in KINDS)
+    cells = ((str(c), plain_value(v)) for c, v in row.items() if str(c) in COLUMN_KINDS)
     values = {c: v for c, v in cells if v is not None}  # a missing cell is not given
     return evaluate(unflatten(values), stage=stage, ruleset=ruleset, blacklist=blacklist, model=model)
 
@@ -144,7 +146,7 @@ def _rulesets(
     ok = _unset(error)
     if isinstance(ruleset, (Ruleset, str)):
         choice[ok] = 0
-        return [_choose(ruleset, None)], choice
+        return [choose_ruleset(ruleset, None)], choice
     catalog = Catalog.default() if ruleset is None else ruleset
     created, requested = table.columns["created_at"], table.columns["payout.requested_at"]
     event = np.where(table.payout, requested.values, created.values) if stage == "payout" else created.values
@@ -210,7 +212,7 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
     ``campaign_inputs`` computes from one Campaign (amounts and times divide exact integers, so they
     round exactly as ``float(Decimal)`` and ``datetime.timestamp()`` do)."""
     from compliance.campaign import DISCLOSURE_ITEMS
-    from compliance.risk._features import _history_counts
+    from compliance.risk._features import history_counts
 
     columns = table.columns
 
@@ -236,7 +238,7 @@ def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np
                 for path in ("campaign_id", "medical.document_hashes", "promoter_id", "medical.hospital_id")
             }
         )
-        reuse, pairs = _history_counts(others, history)
+        reuse, pairs = history_counts(others, history)
     else:  # nothing to compare with (History.reuse and pair_count): no need to read the ids themselves
         reuse = np.full(len(rows), np.nan)
         pairs = np.where(columns["promoter_id"].null[rows], 0.0, np.nan)
@@ -303,7 +305,7 @@ def _reason_texts(order: np.ndarray, picked: np.ndarray, names: list[str]) -> np
 # -- the values rules read ----------------------------------------------------------------------------
 
 
-class _Source(Columns):
+class _TableColumns(Columns):
     def __init__(self, table: Table, blacklist: Blacklist | None, risk: dict[str, np.ndarray] | None, stage: str):
         self.table = table
         self.n = table.n
@@ -403,7 +405,7 @@ def _vector(rule: Rule, stage: str) -> Any:
     return cached[1]
 
 
-def _rule_status(rule: Rule, source: _Source, stage: str, under: np.ndarray) -> np.ndarray:
+def _rule_status(rule: Rule, source: _TableColumns, stage: str, under: np.ndarray) -> np.ndarray:
     """Status codes of one rule for the rows ``under`` it (0 elsewhere)."""
     n = source.n
     compiled = _vector(rule, stage)
@@ -427,7 +429,7 @@ def _rule_status(rule: Rule, source: _Source, stage: str, under: np.ndarray) -> 
     return status
 
 
-def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray) -> np.ndarray:
+def _vector_status(rule: Rule, compiled: Any, source: _TableColumns, under: np.ndarray) -> np.ndarray:
     """Each row's status for one rule: written from the last step of a rule's evaluation back to the first,
     so each earlier step overrides the rows it decides (as in ``Rule.status``, which stops there)."""
     n = source.n
@@ -435,7 +437,7 @@ def _vector_status(rule: Rule, compiled: Any, source: _Source, under: np.ndarray
     truth, err = truthy(fails(source), n)
     status = np.add(truth.view(np.int8), np.int8(_PASS), dtype=np.int8)  # _FAIL where true
     missing = [source.get(path).null for path in rule.requires]  # a field of a missing payout is null too
-    _set(status, _or(err, *missing), _NOT_EVALUABLE)
+    _set(status, mask_union(err, *missing), _NOT_EVALUABLE)
     if applies is not None:
         truth, err = truthy(applies(source), n)
         _set(status, ~truth, _NOT_APPLICABLE)

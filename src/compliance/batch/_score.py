@@ -31,6 +31,7 @@ import pandas as pd
 from compliance._atomic import replaced_when_done
 from compliance._evaluate import risk_model
 from compliance._version import __version__
+from compliance._vocabulary import check_stage
 from compliance.batch._frame import OUTPUT_COLUMNS, SEPARATOR, evaluate_frame
 from compliance.errors import ID_NUMBER_RUN
 
@@ -193,19 +194,19 @@ def score_file(
     loaded from, for their digests in the provenance. ``options``: the command line, recorded as given.
     Raises what the reader raises (:class:`~compliance.batch.ExportError`, ``OSError``) and leaves no
     output then."""
-    from compliance.batch._io import Mapping, read_export
+    from compliance.batch._mapping import ExportMapping
+    from compliance.batch._readers import read_export
 
     begun = time.perf_counter()
     source, output = Path(source), Path(output)
     kind = output_format(output, output_format_name)
-    if stage not in ("publish", "payout"):
-        raise ValueError(f"stage must be 'publish' or 'payout', not {stage!r}")
+    check_stage(stage)
     keep = tuple(keep)
     taken = [name for name in keep if name in HEAD_COLUMNS or name in OUTPUT_COLUMNS]
     if taken or len(set(keep)) != len(keep):
         raise ValueError(f"cannot keep {', '.join(map(repr, taken or keep))}: each kept column needs a name of its own")
-    if not isinstance(mapping, Mapping):
-        mapping = Mapping._flat() if mapping is None else Mapping.load(mapping)
+    if not isinstance(mapping, ExportMapping):
+        mapping = ExportMapping._flat() if mapping is None else ExportMapping.load(mapping)
     scorer = None if model is None else risk_model(model)  # loaded before the clock starts
     summary = Summary(blacklist_given=blacklist is not None, **_rule_facts(ruleset))
     chunks = read_export(
@@ -303,16 +304,16 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
     is not ``low``: a low score's reasons are not reasons to look. The reasons are those ``evaluate()``
     gives for the row's campaign."""
     from compliance._flat import unflatten
-    from compliance.batch._table import KINDS, _cell
+    from compliance.batch._table import COLUMN_KINDS, plain_value
 
     texts = pd.Series("", index=decisions.index, dtype=object)
     if scorer is None:
         return texts.astype("string")
     flagged = decisions.index[decisions["risk_band"].isin(["elevated", "high"]).to_numpy(dtype=bool)]
-    columns = [column for column in frame.columns if str(column) in KINDS]
+    columns = [column for column in frame.columns if str(column) in COLUMN_KINDS]
     rows = frame.loc[flagged, columns].to_dict(orient="records") if len(flagged) else []
     for label, row in zip(flagged, rows, strict=True):
-        values = {str(c): _cell(v) for c, v in row.items()}
+        values = {str(c): plain_value(v) for c, v in row.items()}
         try:
             risk = scorer.score_campaign(unflatten({c: v for c, v in values.items() if v is not None}))
         except (ValueError, TypeError):  # the frame read it, so this should not happen: keep the codes
@@ -327,7 +328,8 @@ def _readable_reasons(frame: pd.DataFrame, decisions: pd.DataFrame, scorer: Any)
 
 def _rule_facts(ruleset: Any) -> dict[str, Any]:
     """Rule outcomes by id, and the ids of the blacklist rules, among the rules that may be used."""
-    from compliance.rules._ruleset import Catalog, Ruleset
+    from compliance.rules._catalog import Catalog
+    from compliance.rules._ruleset import Ruleset
 
     if isinstance(ruleset, Ruleset):
         rulesets = [ruleset]
@@ -391,7 +393,8 @@ def _provenance(summary: Summary, **run: Any) -> dict[str, Any]:
 
 
 def _ruleset_record(given: Any, ruleset_id: str, rows: int) -> dict[str, Any]:
-    from compliance.rules._ruleset import Catalog, Ruleset
+    from compliance.rules._catalog import Catalog
+    from compliance.rules._ruleset import Ruleset
 
     if isinstance(given, Ruleset) and given.id == ruleset_id:
         ruleset = given
@@ -468,10 +471,10 @@ class _Progress:
 
 def _known_rows(source: Path | str, input_format: str | None) -> int | None:
     """The number of records when the file says so cheaply (Parquet); else unknown."""
-    from compliance.batch._io import _infer_format
+    from compliance.batch._readers import infer_format
 
     path = Path(source)
-    if (input_format or _infer_format(path)) == "parquet":
+    if (input_format or infer_format(path)) == "parquet":
         import pyarrow.parquet as pq
 
         try:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
-from compliance.blacklist import _HEX64
+from compliance.blacklist import HEX64
 from compliance.campaign import DECIMAL_CONTEXT, Campaign, epoch_micros, from_epoch_micros, is_unicode
 from compliance.errors import CampaignError
 
@@ -68,7 +68,7 @@ def _kind(path: str, annotation: Any) -> tuple[str, tuple[str, ...] | None]:
     return "str", None
 
 
-KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {path: _kind(path, t) for path, t in leaf_types()}
+COLUMN_KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {path: _kind(path, t) for path, t in leaf_types()}
 """Every flat column's storage kind: money (int64 fen), count (int64), time (int64 µs UTC), bool, and
 str, literal, hash, tuple (object arrays)."""
 
@@ -207,7 +207,7 @@ def check_columns(columns: Any, unknown_columns: str) -> list[str]:
             f"columns {raw} hold raw identity numbers; tables carry only keyed hashes "
             "(the '_hash' columns: compliance.hash_id_number, or read_export with id_key=)"
         )
-    unknown = [c for c in names if c not in KINDS]
+    unknown = [c for c in names if c not in COLUMN_KINDS]
     if unknown and unknown_columns == "error":
         hints = []
         for name in unknown:
@@ -217,7 +217,7 @@ def check_columns(columns: Any, unknown_columns: str) -> list[str]:
             f"columns not in the campaign schema: {', '.join(hints)}; "
             "rename them (a mapping file does this for exports) or pass unknown_columns='ignore'"
         )
-    return [c for c in names if c in KINDS]
+    return [c for c in names if c in COLUMN_KINDS]
 
 
 def build_table(
@@ -231,7 +231,7 @@ def build_table(
     n = len(frame)
     columns: dict[str, Column] = {}
     suspect = np.zeros(n, bool)
-    for path, (kind, allowed) in KINDS.items():
+    for path, (kind, allowed) in COLUMN_KINDS.items():
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
             null = np.require(null, requirements="W")
@@ -284,7 +284,7 @@ def _validate_row(
 ) -> None:
     """Validate row ``i`` of the ``given`` cells (by column) with the schema; store what it read, or its
     error (and null values)."""
-    cells = ((path, _cell(array[i])) for path, array in given.items())
+    cells = ((path, plain_value(array[i])) for path, array in given.items())
     raw = {path: value for path, value in cells if value is not None}  # a missing cell is not given
     label = labels[i]
     try:
@@ -318,10 +318,10 @@ def _row_name(label: Hashable) -> int | str:
     return label if isinstance(label, (int, str)) else str(label)
 
 
-def _cell(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A cell as the schema should see it: pandas' missing markers become None, numpy scalars Python ones."""
     if isinstance(value, (list, tuple, np.ndarray)):
-        return tuple(_cell(v) for v in value) if not isinstance(value, str) else value
+        return tuple(plain_value(v) for v in value) if not isinstance(value, str) else value
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
@@ -379,7 +379,7 @@ def _convert(
         kept: Any = series.array
         return kept, null, _hash_suspects(series, null)
     if kind == "literal":
-        assert allowed is not None  # every literal column has its allowed values (KINDS)
+        assert allowed is not None  # every literal column has its allowed values (COLUMN_KINDS)
         return _literal(series, null, allowed)
     if kind == "money":
         values, bad = _money(series, null)
@@ -422,7 +422,7 @@ def _hash_suspects(series: pd.Series, null: np.ndarray) -> np.ndarray:
     else:
         is_str = np.fromiter((type(v) is str for v in series.to_numpy(dtype=object)), bool, len(series))
         text = _as_text(series.astype(object).where(is_str, ""))
-        ok = text.str.fullmatch(_HEX64.pattern).fillna(False).to_numpy(bool)
+        ok = text.str.fullmatch(HEX64.pattern).fillna(False).to_numpy(bool)
     suspect: np.ndarray = ~ok & ~null
     return suspect
 

@@ -65,7 +65,7 @@ SCENARIOS_FILE = "scenarios.yaml"
 EXPECTATIONS = ("top", "not_top", "beyond_inputs")
 """``top``: within the top share; ``not_top``: not; ``beyond_inputs``: what caught the case in reality is not
 among the model's inputs (the scenario's ``why`` quotes it), so no rank is expected: it is ranked and reported."""
-KINDS = ("fraud", "misconduct", "disclosure_dispute", "legitimate_outlier", "false_accusation")
+SCENARIO_KINDS = ("fraud", "misconduct", "disclosure_dispute", "legitimate_outlier", "false_accusation")
 
 _DISCLOSURE_FIELDS = tuple(f"disclosure.{item}" for item in DISCLOSURE_ITEMS)
 FEATURE_INPUTS: dict[str, tuple[str, ...]] = {
@@ -264,8 +264,8 @@ def _scenario(entry: Any, where: str) -> Scenario:
     ]
     if missing:
         raise ValueError(f"{where}: scenario {sid!r} lacks {', '.join(missing)}")
-    if entry["kind"] not in KINDS:
-        raise ValueError(f"{where}: scenario {sid!r}: kind must be one of {KINDS}")
+    if entry["kind"] not in SCENARIO_KINDS:
+        raise ValueError(f"{where}: scenario {sid!r}: kind must be one of {SCENARIO_KINDS}")
     if entry["expect"] not in EXPECTATIONS:
         raise ValueError(f"{where}: scenario {sid!r}: expect must be one of {EXPECTATIONS}")
     why = str(entry.get("why") or "").strip()

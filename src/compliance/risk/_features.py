@@ -56,7 +56,7 @@ class Feature:
         return f"{value:g}"
 
 
-_KINDS = {
+_SHOWN = {
     "log_target": "log_count",
     "target_at_cap": "flag",
     "target_over_estimate": "log2_ratio",
@@ -86,7 +86,7 @@ _KINDS = {
 def _f(name: str, why: str, zh: str, en: str) -> Feature:
     topic_zh, topic_en = _UNKNOWN[name]
     return Feature(
-        name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"), _KINDS[name]
+        name, why, Text(zh=zh, en=en), Text(zh=f"{topic_zh}未知", en=f"{topic_en} is not known"), _SHOWN[name]
     )
 
 
@@ -544,7 +544,7 @@ def frame_inputs(frame: Any, reference: Reference, *, compare_rows: bool = True)
     if compare_rows:
         reuse, pair_campaigns = _cross_campaign_counts(frame, reference.history)
     else:
-        reuse, pair_campaigns = _history_counts(frame, reference.history)
+        reuse, pair_campaigns = history_counts(frame, reference.history)
     categories = frame["medical.diagnosis_category"] if "medical.diagnosis_category" in frame else pd.Series([None] * n)
     return {
         "target": num("target_amount"),
@@ -654,7 +654,7 @@ def _cross_campaign_counts(frame: Any, history: History) -> tuple[np.ndarray, np
     return reuse, pair_count
 
 
-def _history_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
+def history_counts(frame: Any, history: History) -> tuple[np.ndarray, np.ndarray]:
     """Document reuse and promoter/hospital counts against ``history`` only: :meth:`History.reuse` and
     :meth:`History.pair_count` for every row (each row scored as if it were alone)."""
     n = len(frame)

@@ -5,9 +5,12 @@
 >>> compliance.evaluate(campaign, ruleset=catalog)
 """
 
+from compliance.rules._catalog import Catalog, load_ruleset
 from compliance.rules._corpus import Corpus, load_corpus
 from compliance.rules._coverage import clause_coverage, coverage_markdown
-from compliance.rules._ruleset import Catalog, Parameter, Rule, Ruleset, load_ruleset
+from compliance.rules._parameters import Parameter
+from compliance.rules._rule import Rule
+from compliance.rules._ruleset import Ruleset
 
 __all__ = [
     "Catalog",

@@ -76,13 +76,13 @@ class CompiledCondition:
 def compile_condition(rule: rule_engine.Rule, params: Any) -> CompiledCondition:
     """Compile ``rule``'s condition; fall back to rule-engine's evaluator for unsupported nodes."""
     reads: list[str] = []
-    compiler = _Compiler(params, reads)
+    compiler = _ClosureCompiler(params, reads)
     expression = rule.statement.expression
     try:
         node = compiler.compile(expression, {})
     except (Unsupported, EvaluationFailed):  # a constant that raises: rule-engine decides which facts reach it
         reads.clear()
-        _Compiler(params, reads, collect_only=True).collect(expression)
+        _ClosureCompiler(params, reads, collect_only=True).collect(expression)
         return CompiledCondition(_reference(rule), tuple(dict.fromkeys(reads)), compiled=False)
     return CompiledCondition(node.getter(), tuple(dict.fromkeys(reads)), compiled=True)
 
@@ -135,7 +135,7 @@ MAX_UNROLLED = 20_000
 loading the rule fails (:class:`~compliance.rules._parse.ConditionLimit`), as it would run as slowly."""
 
 
-class _Compiler:
+class _ClosureCompiler:
     def __init__(self, params: Any, reads: list[str], *, collect_only: bool = False) -> None:
         self.params = params
         self.reads = reads

@@ -6,9 +6,10 @@ import functools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from compliance._yaml import read_yaml, validate, yaml_files
 from compliance.decision import Citation, Text
 from compliance.errors import RuleFileError, RuleProblem
-from compliance.rules._files import ClauseFile, read_yaml, validate, yaml_files
+from compliance.rules._files import ClauseFile
 
 CLAUSES_DIR = Path(__file__).parent / "clauses"
 

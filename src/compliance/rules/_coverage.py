@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compliance.rules._ruleset import Catalog
+from compliance.rules._catalog import Catalog
 
 
 def clause_coverage(catalog: Catalog | None = None) -> dict[str, list[str]]:

@@ -109,7 +109,7 @@ def compile_vector(expression: Any, params: Any, stage: str) -> Evaluator:
     folded into constants, and comprehensions over constants are unrolled, so a call runs only the numpy
     operations left, through a tree of closures (as ``_compile`` does for one campaign)."""
     _check(expression)
-    compiled = _Compiler(params, stage).compile(expression, {})
+    compiled = _ColumnCompiler(params, stage).compile(expression, {})
     if isinstance(compiled, Const):
         return lambda columns: compiled
     return compiled
@@ -157,7 +157,8 @@ def _never(n: int) -> np.ndarray:
     return mask
 
 
-def _or(*masks: np.ndarray | None) -> np.ndarray | None:
+def mask_union(*masks: np.ndarray | None) -> np.ndarray | None:
+    """The rows set in any of ``masks`` (None stands for no row set); None when every mask is None."""
     present = [m for m in masks if m is not None]
     if not present:
         return None
@@ -167,7 +168,7 @@ def _or(*masks: np.ndarray | None) -> np.ndarray | None:
     return out
 
 
-class _Compiler:
+class _ColumnCompiler:
     """Compiles a node to a :class:`Const` (when it reads no column) or a function of the columns.
 
     Each ``_k<Node>`` kernel computes a node from its children's values, constants or column values alike;
@@ -305,8 +306,8 @@ def _kGetAttribute(node: Any, columns: Columns, obj: Node) -> Node:
     child = columns.get(f"{obj.path}.{node.name}")
     if not obj.null.any():
         return _with_err(child, obj.err)
-    err = obj.err if node.safe else _or(obj.err, obj.null)
-    return dataclasses.replace(child, null=child.null | obj.null, err=_or(child.err, err))
+    err = obj.err if node.safe else mask_union(obj.err, obj.null)
+    return dataclasses.replace(child, null=child.null | obj.null, err=mask_union(child.err, err))
 
 
 def _kGetItem(node: Any, columns: Columns, container: Node, item: Node) -> Node:
@@ -337,14 +338,14 @@ def _kFunctionCall(node: Any, columns: Columns, function: Node, argument: Node) 
     for condition, member in argument.members:
         truth, member_err = truthy(member, n)
         if condition is None:  # every row includes the member
-            err = _or(err, member_err)
+            err = mask_union(err, member_err)
             if wanted_any:
                 result |= truth
             else:
                 result &= truth
             continue
         included, cond_err = truthy(condition, n)
-        err = _or(err, cond_err, None if member_err is None else included & member_err)
+        err = mask_union(err, cond_err, None if member_err is None else included & member_err)
         if wanted_any:
             result |= included & truth
         else:
@@ -375,10 +376,10 @@ def _kLogic(node: Any, columns: Columns, left: Node, right: Node) -> Node:
     truth_l, err_l = truthy(left, n)
     truth_r, err_r = truthy(right, n)
     if node.type == "and":  # the right side's errors count only where it is evaluated
-        err = _or(err_l, None if err_r is None else truth_l & err_r)
+        err = mask_union(err_l, None if err_r is None else truth_l & err_r)
         return Vec("bool", truth_l & truth_r, _never(n), err)
     if node.type == "or":
-        err = _or(err_l, None if err_r is None else ~truth_l & err_r)
+        err = mask_union(err_l, None if err_r is None else ~truth_l & err_r)
         return Vec("bool", truth_l | truth_r, _never(n), err)
     raise Unsupported(node.type)
 
@@ -404,7 +405,7 @@ def _kCoalesce(node: Any, columns: Columns, left: Node, right: Node) -> Node:
         return left if right_vec.err is None else _with_err(left, left.null & right_vec.err)
     scale = max(left.scale, right_vec.scale)
     values = np.where(left.null, _rescale(right_vec, scale), _rescale(left, scale))
-    err = _or(left.err, None if right_vec.err is None else (left.null & right_vec.err))
+    err = mask_union(left.err, None if right_vec.err is None else (left.null & right_vec.err))
     return Vec(left.kind, values, left.null & right_vec.null, err, scale)
 
 
@@ -418,7 +419,7 @@ def _kTernary(node: Any, columns: Columns, condition: Node, yes: Node, no: Node)
     scale = max(a.scale, b.scale)
     values = np.where(truth, _rescale(a, scale), _rescale(b, scale))
     null = np.where(truth, a.null, b.null)
-    errors = _or(err, None if a.err is None else truth & a.err, None if b.err is None else ~truth & b.err)
+    errors = mask_union(err, None if a.err is None else truth & a.err, None if b.err is None else ~truth & b.err)
     return Vec(a.kind, values, null, errors, scale)
 
 
@@ -504,7 +505,7 @@ def _text_in(text: Vec, options: list[str]) -> np.ndarray:
 def _with_err(node: Vec, err: np.ndarray | None) -> Vec:
     if err is None:
         return node
-    return dataclasses.replace(node, err=_or(node.err, err))
+    return dataclasses.replace(node, err=mask_union(node.err, err))
 
 
 def _const_kind(value: Any) -> str:
@@ -624,7 +625,7 @@ def _equal_vec(left: Vec | Const, right: Vec | Const, n: int) -> tuple[np.ndarra
     if isinstance(right, Vec) and isinstance(left, Const):
         left, right = right, left
     assert isinstance(left, Vec)
-    err = _or(left.err, right.err if isinstance(right, Vec) else None)
+    err = mask_union(left.err, right.err if isinstance(right, Vec) else None)
     if isinstance(right, Const):
         value = right.value
         kind = _const_kind(value)
@@ -659,7 +660,7 @@ def _ordered_const(op: str, vec: Vec, value: Any, n: int) -> Vec | None:
         compared = _compare_const(vec, value, op) if kind == "num" else _time_order_const(vec, value, op)
         # a null row against a value raises in rule-engine (an ordered comparison with null): such rows are
         # errors, and an error's row is never read for its truth
-        return Vec("bool", compared, _never(n), vec.err if vec.null is _never(n) else _or(vec.err, vec.null))
+        return Vec("bool", compared, _never(n), vec.err if vec.null is _never(n) else mask_union(vec.err, vec.null))
     return None
 
 
@@ -673,7 +674,7 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
     if fast is not None:
         return fast
     a, b = _as_vec(left, n, like=right), _as_vec(right, n, like=left)
-    err = _or(a.err, b.err)
+    err = mask_union(a.err, b.err)
     both_null = a.null & b.null
     one_null = a.null ^ b.null
     result = both_null & (op in ("ge", "le"))
@@ -697,7 +698,7 @@ def _ordered_vec(op: str, left: Vec | Const, right: Vec | Const, n: int) -> Vec:
         else:
             raise Unsupported(f"ordering of {a.kind} values")
         result = result | (present & compared)
-    return Vec("bool", result, _never(n), _or(err, one_null, mismatch))
+    return Vec("bool", result, _never(n), mask_union(err, one_null, mismatch))
 
 
 # -- times: compared as Python compares datetimes -----------------------------------------------------------

@@ -1,0 +1,357 @@
+"""How a ruleset loads, and loading is checking.
+
+A ruleset is a folder: ``ruleset.yaml`` (id, family, effective date, revision, parameters) and rule
+files. Loading validates every file against its schema, compiles every condition with rule-engine
+against the typed Campaign view, checks citations, parameters and message placeholders, and reports
+every problem of every file at once (:class:`~compliance.RuleFileError`). Nothing is ever ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rule_engine
+
+from compliance._labels import OBLIGATION_ITEMS, obligation_message
+from compliance._yaml import YamlDocument, quote, read_yaml, shorten, validate, yaml_files
+from compliance.decision import Obligation
+from compliance.errors import RuleProblem
+from compliance.rules._compile import ALLOWED_BUILTINS, CompiledCondition, builtins_used, compile_condition
+from compliance.rules._corpus import Corpus
+from compliance.rules._files import ParameterSpec, RuleFile, RulesetFile, RuleSpec
+from compliance.rules._parameters import _STAND_IN, Parameter, parameter_value
+from compliance.rules._parse import ConditionLimit, parse
+from compliance.rules._rule import Rule, _json_getter, _json_value, _path_getter, _status_function
+from compliance.rules._ruleset import Ruleset, sha256_hex
+from compliance.rules._schema import known_path, make_context, parameters_type
+
+MAX_RULES = 1_000
+"""The most rules one ruleset may have (the shipped ones have under 30); 1,000 load in about a second.
+Each file is also at most :data:`compliance._yaml.MAX_BYTES`, each condition within the limits of
+:mod:`compliance.rules._parse`."""
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetFiles:
+    """A ruleset as read from disk, before compilation (kept so parameters can be overridden)."""
+
+    meta: Any
+    parameters: dict[str, ParameterSpec]
+    rules: tuple[tuple[RuleSpec, YamlDocument, tuple[int | str, ...]], ...]
+    header: YamlDocument
+
+
+def read_ruleset_files(path: Path, problems: list[RuleProblem]) -> RulesetFiles | None:
+    """Read a ruleset folder (``ruleset.yaml`` + rule files) or a single self-contained file."""
+    header_path = path / "ruleset.yaml" if path.is_dir() else path
+    if not header_path.exists():
+        problems.append(RuleProblem(str(header_path), None, None, "missing_file", "a ruleset needs ruleset.yaml"))
+        return None
+    header = read_yaml(header_path, problems)
+    parsed = None if header is None else validate(RulesetFile, header, problems)
+    if parsed is None or header is None:
+        return None
+    located = [(spec, header, ("rules", i)) for i, spec in enumerate(parsed.rules)]
+    if path.is_dir():
+        for rule_path in yaml_files(path):
+            if rule_path.name == "ruleset.yaml":
+                continue
+            doc = read_yaml(rule_path, problems)
+            rule_file = None if doc is None else validate(RuleFile, doc, problems)
+            if rule_file is not None and doc is not None:
+                located += [(spec, doc, ("rules", i)) for i, spec in enumerate(rule_file.rules)]
+            if len(located) > MAX_RULES:
+                break
+    if len(located) > MAX_RULES:
+        message = f"more than {MAX_RULES:,} rules in one ruleset; at most {MAX_RULES:,} are loaded"
+        problems.append(RuleProblem(str(path), None, None, "limit", message))
+        return None
+    return RulesetFiles(parsed.ruleset, dict(parsed.parameters), tuple(located), header)
+
+
+def build_ruleset(
+    source: RulesetFiles, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
+) -> Ruleset | None:
+    """The ruleset ``source`` describes, compiled and checked, or None when any problem was found (appended)."""
+    meta = source.meta
+    parameters = _parameters(source, corpus, overrides, problems)
+    # A parameter whose value is bad keeps its declared type (with a stand-in value), so the rules that
+    # read it are checked too, and are not also reported as reading an unknown parameter.
+    values = {
+        name: parameters[name].value if name in parameters else _STAND_IN[spec.type]
+        for name, spec in source.parameters.items()
+    }
+    params_obj = types.SimpleNamespace(**values)
+    params_type = parameters_type(values)
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for spec, doc, loc in source.rules:
+        where = f"{doc.path}:{doc.line_of(loc)}"
+        if spec.id in seen:
+            problems.append(
+                RuleProblem(
+                    str(doc.path),
+                    doc.line_of((*loc, "id")),
+                    spec.id,
+                    "duplicate_id",
+                    f"rule id {spec.id} is already used at {seen[spec.id]}; ids must be unique",
+                )
+            )
+            continue
+        seen[spec.id] = where
+        rule = _compile_rule(spec, doc, loc, meta.id, corpus, params_obj, params_type, problems)
+        if rule is not None:
+            rules.append(rule)
+    if problems:
+        return None
+    return Ruleset(
+        id=meta.id,
+        title=meta.title,
+        families=(meta.family,),
+        effective_from=meta.effective_from,
+        revision=str(meta.revision) + ("+custom" if overrides else ""),
+        rules=tuple(rules),
+        parameters=parameters,
+        digest=_digest(source, parameters, corpus),
+    )
+
+
+def _parameters(
+    source: RulesetFiles, corpus: Corpus, overrides: Mapping[str, Any], problems: list[RuleProblem]
+) -> dict[str, Parameter]:
+    out = {}
+    for name, spec in source.parameters.items():
+        line = source.header.line_of(("parameters", name, "value"))
+        if spec.source.clause is not None and spec.source.clause not in corpus:
+            problems.append(
+                RuleProblem(
+                    str(source.header.path),
+                    line,
+                    None,
+                    "unknown_clause",
+                    f"parameter {name} cites clause {spec.source.clause}, which is not in the corpus",
+                )
+            )
+        overridden = name in overrides
+        raw = overrides[name] if overridden else spec.value
+        try:
+            value = parameter_value(spec.type, raw)
+        except ValueError as error:
+            what = "override of parameter" if overridden else "parameter"
+            problems.append(
+                RuleProblem(
+                    str(source.header.path), line, None, "bad_parameter", f"{what} {name} ({spec.type}): {error}"
+                )
+            )
+            continue
+        out[name] = Parameter(name, spec.type, value, spec.title, spec.source.clause, spec.source.note, overridden)
+    return out
+
+
+def _compile_rule(
+    spec: RuleSpec,
+    doc: YamlDocument,
+    loc: tuple[int | str, ...],
+    ruleset_id: str,
+    corpus: Corpus,
+    params_obj: Any,
+    params_type: Any,
+    problems: list[RuleProblem],
+) -> Rule | None:
+    before = len(problems)
+
+    def problem(key: tuple[int | str, ...], code: str, message: str) -> None:
+        problems.append(RuleProblem(str(doc.path), doc.line_of((*loc, *key)), spec.id, code, message))
+
+    for index, clause_id in enumerate(spec.cites):
+        if clause_id not in corpus:
+            problem(
+                ("cites", index),
+                "unknown_clause",
+                f"cites clause {clause_id}, which is not in the corpus; add it to a clause file or fix the id",
+            )
+    requires = []
+    for index, path in enumerate(spec.requires):
+        if known_path(path):
+            requires.append(path)
+        else:
+            problem(("requires", index), "unknown_field", f"requires {path}, which is not a field of the campaign")
+    for index, obligation in enumerate(spec.effect.obligations):
+        unknown = [i for i in obligation.items if i not in OBLIGATION_ITEMS[obligation.code]]
+        if unknown:
+            problem(
+                ("effect", "obligations", index, "items"),
+                "bad_obligation",
+                f"{obligation.code} has unknown item(s) {unknown}; known: {list(OBLIGATION_ITEMS[obligation.code])}",
+            )
+    # applies_when runs before the required values are checked, so it sees the schema's own nullability;
+    # fails_when runs after, so the required values are known not to be null there.
+    applies = _compile_text(spec.applies_when, "applies_when", (params_type, (), params_obj), params_obj, problem)
+    fails = _compile_text(spec.fails_when, "fails_when", (params_type, requires, params_obj), params_obj, problem)
+    if fails is None or (spec.applies_when is not None and applies is None):
+        return None
+    reads = tuple(dict.fromkeys((*requires, *(applies[1].reads if applies else ()), *fails[1].reads)))
+    for key in ("zh", "en"):
+        for name in _PLACEHOLDER.findall(getattr(spec.message, key)):
+            if name not in reads:
+                problem(
+                    ("message", key),
+                    "bad_template",
+                    f"message placeholder {{{name}}} is not a value the rule reads; it reads: {list(reads)}",
+                )
+    if len(problems) > before:
+        return None
+    citations = tuple(corpus[c] for c in spec.cites)
+    obligations = {
+        when: tuple(
+            Obligation(
+                code=o.code, items=tuple(o.items), rule_id=spec.id, message=obligation_message(o.code, tuple(o.items))
+            )
+            for o in spec.effect.obligations
+            if o.when == when
+        )
+        for when in ("fail", "applicable")
+    }
+    required = tuple(_path_getter(p) for p in requires)
+    return Rule(
+        id=spec.id,
+        ruleset_id=ruleset_id,
+        title=spec.title,
+        stages=frozenset(spec.stages),
+        severity=spec.severity,
+        outcome=spec.effect.outcome,
+        requires=tuple(requires),
+        applies_when=spec.applies_when,
+        fails_when=spec.fails_when,
+        citations=citations,
+        message=spec.message,
+        obligations_on_fail=obligations["fail"],
+        obligations_when_applicable=obligations["applicable"],
+        location=f"{doc.path}:{doc.line_of(loc)}",
+        required=required,
+        applies=applies[1] if applies else None,
+        fails=fails[1],
+        reference_applies=applies[0] if applies else None,
+        reference_fails=fails[0],
+        value_getters=tuple((p, _json_getter(p, params_obj)) for p in reads),
+        params=params_obj,
+        message_parts=(tuple(_PLACEHOLDER.split(spec.message.zh)), tuple(_PLACEHOLDER.split(spec.message.en))),
+        status=_status_function(applies[1] if applies else None, required, fails[1]),
+    )
+
+
+def _compile_text(
+    text: str | None,
+    key: str,
+    context_args: tuple[Any, ...],
+    params_obj: Any,
+    problem: Callable[[tuple[int | str, ...], str, str], None],
+) -> tuple[rule_engine.Rule, CompiledCondition] | None:
+    if text is None:
+        return None
+    try:
+        reference = parse(text, make_context(*context_args))
+    except ConditionLimit as error:
+        problem((key,), "limit", f"{key}: {error}")
+        return None
+    except rule_engine.errors.RuleSyntaxError as error:
+        problem(
+            (key,),
+            "syntax",
+            f"{key} is not valid rule-engine syntax: {error.message}"
+            + (f" near {quote(error.token.value)}" if getattr(error, "token", None) else ""),
+        )
+        return None
+    except rule_engine.errors.RegexSyntaxError as error:
+        problem((key,), "regex", f"{key}: the pattern {quote(error.value)}: {error.message}")
+        return None
+    except rule_engine.errors.SymbolResolutionError as error:
+        problem(
+            (key,),
+            "unknown_field",
+            f"{key} uses {quote(error.symbol_name)}, which is not a campaign field" + _suggest(error),
+        )
+        return None
+    except rule_engine.errors.ObjectAttributeError as error:
+        code = "unknown_parameter" if getattr(error.object, "name", "") == "Parameters" else "unknown_field"
+        noun = "parameter" if code == "unknown_parameter" else "field"
+        problem((key,), code, f"{key} uses unknown {noun} {quote(error.attribute_name)}" + _suggest(error))
+        return None
+    except rule_engine.errors.EngineError as error:
+        message = shorten(error.message)
+        problem((key,), "type_error", f"{key} does not type-check against the campaign schema: {message}")
+        return None
+    used = builtins_used(reference.statement.expression) - ALLOWED_BUILTINS
+    if used:
+        problem(
+            (key,),
+            "nondeterministic",
+            f"{key} uses ${', $'.join(sorted(used))}; only "
+            f"${', $'.join(sorted(ALLOWED_BUILTINS))} are allowed, so decisions do not depend on when they are made",
+        )
+        return None
+    try:
+        return reference, compile_condition(reference, params_obj)
+    except ConditionLimit as error:
+        problem((key,), "limit", f"{key}: {error}")
+        return None
+
+
+def _suggest(error: Any) -> str:
+    suggestion = getattr(error, "suggestion", None)
+    return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
+def _digest(source: RulesetFiles, parameters: Mapping[str, Parameter], corpus: Corpus) -> str:
+    cited = sorted({c for spec, _doc, _loc in source.rules for c in spec.cites})
+    payload = {
+        "ruleset": source.meta.model_dump(mode="json"),
+        "parameters": {n: [p.type, _json_value(p.value)] for n, p in sorted(parameters.items())},
+        "rules": [spec.model_dump(mode="json") for spec, _doc, _loc in source.rules],
+        "clauses": {c: corpus[c].model_dump(mode="json") for c in cited if c in corpus},
+    }
+    return sha256_hex(payload)
+
+
+def read_rulesets(paths: list[Path], problems: list[RuleProblem]) -> dict[str, RulesetFiles]:
+    """Read rulesets; problems are appended, and what could be read is returned so it is checked too."""
+    sources: dict[str, RulesetFiles] = {}
+    for path in paths:
+        source = read_ruleset_files(path, problems)
+        if source is None:
+            continue
+        if source.meta.id in sources:
+            problems.append(
+                RuleProblem(str(path), None, None, "duplicate_id", f"ruleset {source.meta.id} appears twice")
+            )
+            continue
+        sources[source.meta.id] = source
+    return sources
+
+
+def check_unique_rule_ids(rulesets: Iterable[Ruleset], problems: list[RuleProblem]) -> None:
+    """Append a problem for each rule id used by two rulesets (a decision names rules by id alone)."""
+    seen: dict[str, Rule] = {}
+    for ruleset in rulesets:
+        for rule in ruleset.rules:
+            other = seen.get(rule.id)
+            if other is not None and other.ruleset_id != ruleset.id:
+                path, _, line = rule.location.rpartition(":")
+                problems.append(
+                    RuleProblem(
+                        path,
+                        int(line) if line.isdigit() else None,
+                        rule.id,
+                        "duplicate_id",
+                        f"rule id {rule.id} is also used by ruleset {other.ruleset_id} "
+                        f"({other.location}); rule ids must be unique across rulesets",
+                    )
+                )
+            seen.setdefault(rule.id, rule)
