@@ -49,6 +49,7 @@ from compliance.blacklist import Blacklist
 from compliance.campaign import DISCLOSURE_ITEMS
 from compliance.risk import synthetic
 from compliance.rules import Catalog
+from compliance.rules import _columns as columns
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESET = "convention-2.0+charity-law-2024"
@@ -83,7 +84,7 @@ def vector_statuses(source: Any) -> np.ndarray:
     """Every rule's status by the compiled column code (risk read as absent, as with model=None)."""
     rules = Catalog.default().get(RULESET).rules_for(STAGE)
     under = source.under
-    return np.column_stack([_frame._vector_status(r, _frame._vector(r, STAGE), source, under) for r in rules])
+    return np.column_stack([columns.status(r, source, STAGE, under) for r in rules])
 
 
 def numpy_statuses(source: Any) -> np.ndarray:

@@ -377,9 +377,9 @@ def risk_report(risk: dict[str, Any]) -> list[str]:
 def _rule_engine_status(rule: Any, facts: Facts) -> None:
     """The baseline: rule-engine's ``Rule.matches`` for the rule's conditions (errors count as evaluated)."""
     try:
-        if rule.reference_applies is not None and not rule.reference_applies.matches(facts):
+        if rule.applies is not None and not rule.applies.matches(facts):
             return
-        rule.reference_fails.matches(facts)
+        rule.fails.matches(facts)
     except rule_engine.EngineError:
         return
 

@@ -85,13 +85,13 @@ def expression(node: Any, params: Any, variables: Sequence[str] = ()) -> str:
 
 def status_expression(rule: Any) -> str:
     """One ZEN expression giving the rule's status: not_applicable, not_evaluable, fail or pass."""
-    fails = expression(rule.reference_fails.statement.expression, rule.params)
+    fails = expression(rule.fails.expression, rule.params)
     status = f'({fails} ? "fail" : "pass")'
     if rule.requires:
         present = " and ".join(f"({path} != null)" for path in rule.requires)
         status = f'(({present}) ? {status} : "not_evaluable")'
-    if rule.reference_applies is not None:
-        applies = expression(rule.reference_applies.statement.expression, rule.params)
+    if rule.applies is not None:
+        applies = expression(rule.applies.expression, rule.params)
         status = f'({applies} ? {status} : "not_applicable")'
     return status
 

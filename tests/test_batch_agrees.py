@@ -39,11 +39,12 @@ from hypothesis import strategies as st
 import compliance
 from compliance import Blacklist, CampaignError, Decision, RulesetNotFound
 from compliance._flat import FLAT_COLUMNS, flatten, unflatten
-from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, _frame, decision_for, evaluate_frame, format_obligations
+from compliance.batch import OUTPUT_COLUMNS, FallbackWarning, decision_for, evaluate_frame, format_obligations
 from compliance.batch._table import COLUMN_KINDS, _convert, text_dtype
 from compliance.blacklist import UNCHECKED
 from compliance.campaign import SHANGHAI, Campaign
 from compliance.rules import Catalog
+from compliance.rules import _columns as columns
 from compliance.rules._schema import Facts
 from tests.strategies import LISTED_HASHES, ROW_HASHES, flat_rows
 
@@ -721,7 +722,7 @@ def test_every_test_condition_is_compiled_for_columns(vector_catalog: tuple[Cata
     catalog, ids = vector_catalog
     (ruleset,) = [r for r in catalog if r.id.startswith("test-vector-")]
     for stage in STAGES:
-        untranslated = {r.id: c for r in ruleset.rules if isinstance(c := _frame._vector(r, stage), str)}
+        untranslated = {r.id: c for r in ruleset.rules if isinstance(c := columns.form(r, stage), str)}
         assert untranslated == {}, untranslated
     assert [r.id for r in ruleset.rules] == ids
 

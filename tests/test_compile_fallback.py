@@ -19,6 +19,7 @@ import compliance
 from compliance import Campaign, RuleFileError
 from compliance.blacklist import UNCHECKED
 from compliance.rules import Ruleset, load_ruleset
+from compliance.rules import _closures as closures
 from compliance.rules._schema import Facts
 
 
@@ -165,8 +166,9 @@ def test_unsupported_nodes_load_and_fall_back(ruleset: Ruleset) -> None:
 
 def test_fallback_in_applies_when_only(ruleset: Ruleset) -> None:
     (rule,) = [r for r in ruleset.rules if r.id == "fb.applies-only"]
-    assert rule.fails.compiled is True
-    assert rule.applies is not None and rule.applies.compiled is False
+    compiled = closures.form(rule)
+    assert compiled.fails.compiled is True
+    assert compiled.applies is not None and compiled.applies.compiled is False
     assert rule.compiled is False
 
 

@@ -251,7 +251,7 @@ def test_the_shipped_rules_are_well_inside_the_nesting_limit() -> None:
         for rule in ruleset.rules:
             for text in filter(None, (rule.applies_when, rule.fails_when)):
                 assert len(text) < MAX_CONDITION_CHARS // 4
-                deepest = max(deepest, _depth(_phase_one(text, rule.reference_fails.context)))
+                deepest = max(deepest, _depth(_phase_one(text, rule.fails.context)))
     assert deepest <= MAX_DEPTH // 3  # 9, counting the statement itself
     work = max(
         _work(_phase_one(t, None)) for r in Catalog.default().rulesets["convention-2.0"].rules for t in [r.fails_when]
@@ -424,8 +424,8 @@ def test_a_clause_file_with_an_alias_is_refused(tmp_path: Path) -> None:
 def test_the_column_compiler_matches_each_spelling_of_an_encoded_column_as_rule_engine_does() -> None:
     import numpy as np
 
+    from compliance.rules._columns import Vec, compile_vector, truthy
     from compliance.rules._parse import parse
-    from compliance.rules._vector import Vec, compile_vector, truthy
 
     texts = ["水滴筹", "aaa", None, "b水滴", "a" * 41 + "!", "水滴筹"]
     spellings = {"水滴筹": 0, "aaa": 1, "b水滴": 2, "a" * 41 + "!": 3}

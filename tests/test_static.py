@@ -55,3 +55,21 @@ def test_no_module_imports_another_packages_private_names() -> None:
     """A private name is its package's own business; a name another package needs is public in its home
     (importing a private *module* is fine: ``compliance.rules._catalog`` has a public ``Catalog``)."""
     assert _private_imports_across_packages() == []
+
+
+def _modules_importing(package: str) -> list[str]:
+    found = set()
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [str(node.module)]
+            if any(name == package or name.startswith(package + ".") for name in names):
+                found.add(str(path.relative_to(SRC)))
+    return sorted(found)
+
+
+def test_rule_engine_is_imported_behind_one_door() -> None:
+    """rule-engine's quirks live in two private modules: its parser and AST (``rules/_parse.py``) and its
+    typed context (``rules/_schema.py``); every other module reaches it through them."""
+    assert _modules_importing("rule_engine") == ["rules/_parse.py", "rules/_schema.py"]

@@ -1,4 +1,4 @@
-"""The column compiler (``compliance.rules._vector``) gives rule-engine's own result on every row.
+"""The column compiler (``compliance.rules._columns``) gives rule-engine's own result on every row.
 
 The rule files are type-checked, so a shipped or platform rule never compares a nullable value by order;
 the compiler still mirrors rule-engine there (an ordered comparison with a null raises: that row is not
@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance.campaign import epoch_micros
-from compliance.rules._vector import Vec, compile_vector, truthy
+from compliance.rules._columns import Vec, compile_vector, truthy
 
 CUT = "d'2024-09-05T00:00:00+08:00'"
 EXPRESSIONS = [

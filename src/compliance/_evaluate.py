@@ -14,6 +14,7 @@ from compliance.blacklist import UNCHECKED, Blacklist
 from compliance.campaign import Campaign
 from compliance.decision import Decision, Finding, Obligation, Text
 from compliance.rules._catalog import Catalog
+from compliance.rules._closures import statuses as rule_statuses
 from compliance.rules._rule import MISSING_REASONS, Rule
 from compliance.rules._ruleset import Ruleset
 from compliance.rules._schema import Facts, RiskView
@@ -71,7 +72,7 @@ def evaluate(
         None if risk is None else RiskView(Decimal(repr(risk.score)), risk.band),
     )
     rules = chosen.rules_for(stage)
-    statuses = [rule.status(facts) for rule in rules]
+    statuses = rule_statuses(chosen, stage, facts)
     explanation = explain(rules, statuses, facts)
     return build_decision(
         parsed, explanation, stage=stage, event_time=event_time, ruleset=chosen, digest=input_digest(parsed), risk=risk

@@ -9,7 +9,6 @@ the same order with the same index; a row that could not be read is ``review`` w
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -23,13 +22,14 @@ from compliance._vocabulary import Stage, check_stage
 from compliance.batch._table import COLUMN_KINDS, Column, Table, build_table, plain_value
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
-from compliance.errors import FallbackWarning, RulesetNotFound
+from compliance.errors import RulesetNotFound
 from compliance.rules._catalog import Catalog
-from compliance.rules._compile import Unsupported
+from compliance.rules._columns import Columns, Vec
+from compliance.rules._columns import status as column_status
 from compliance.rules._rule import Rule
 from compliance.rules._ruleset import Ruleset
 from compliance.rules._schema import Facts, RiskView
-from compliance.rules._vector import Columns, Vec, compile_vector, mask_union, truthy
+from compliance.rules._semantics import STATUS_NAMES, Unsupported
 
 __all__ = ["OUTPUT_COLUMNS", "decision_for", "evaluate_frame"]
 
@@ -48,9 +48,6 @@ OUTPUT_COLUMNS: Mapping[str, str] = {
 """The output columns of :func:`evaluate_frame` and their dtypes (lists are joined with ``;``)."""
 
 SEPARATOR = ";"
-_NOT_RUN, _PASS, _FAIL, _NOT_APPLICABLE, _NOT_EVALUABLE = range(5)
-_STATUS = {"pass": _PASS, "fail": _FAIL, "not_applicable": _NOT_APPLICABLE, "not_evaluable": _NOT_EVALUABLE}
-_STATUS_NAMES = {code: name for name, code in _STATUS.items()}
 _BANDS = np.asarray([*RISK_BANDS, None], dtype=object)  # indexed by a band's code; -1 (the last): none
 _BAND_CODES = {band: code for code, band in enumerate(RISK_BANDS)}  # a band's code, as rules compare it
 _RISK_BLOCK = 65_536
@@ -107,7 +104,7 @@ def evaluate_frame(
     statuses = np.zeros((n, len(union)), np.int8)
     for k, rule in enumerate(union):
         if under[k].any():
-            statuses[:, k] = _rule_status(rule, source, stage, under[k])
+            statuses[:, k] = column_status(rule, source, stage, under[k])
     out = _assemble(statuses, choice, rulesets, union, position, stage, ok)
     out["risk_score"] = scored["risk_score"] if scored is not None else np.full(n, np.nan)
     out["risk_band"] = scored["risk_band"] if scored is not None else np.full(n, None, dtype=object)
@@ -382,75 +379,6 @@ class _TableColumns(Columns):
         return Facts(campaign, self.stage, match, campaign.disclosure.__dict__, risk)
 
 
-_VECTOR: dict[tuple[int, str], tuple[Rule, Any]] = {}
-_WARNED: set[str] = set()
-
-
-def _vector(rule: Rule, stage: str) -> Any:
-    """The rule's conditions compiled for columns (cached), or the reason it must run row by row."""
-    key = (id(rule), stage)
-    cached = _VECTOR.get(key)
-    if cached is None:
-        try:
-            applies = (
-                None
-                if rule.reference_applies is None
-                else compile_vector(rule.reference_applies.statement.expression, rule.params, stage)
-            )
-            fails = compile_vector(rule.reference_fails.statement.expression, rule.params, stage)
-            compiled: Any = (applies, fails)
-        except Unsupported as reason:
-            compiled = str(reason)
-        cached = _VECTOR[key] = (rule, compiled)
-    return cached[1]
-
-
-def _rule_status(rule: Rule, source: _TableColumns, stage: str, under: np.ndarray) -> np.ndarray:
-    """Status codes of one rule for the rows ``under`` it (0 elsewhere)."""
-    n = source.n
-    compiled = _vector(rule, stage)
-    if not isinstance(compiled, str):
-        try:
-            return _vector_status(rule, compiled, source, under)
-        except Unsupported as reason:
-            _VECTOR[(id(rule), stage)] = (rule, str(reason))
-            compiled = str(reason)
-    if rule.id not in _WARNED:
-        _WARNED.add(rule.id)
-        warnings.warn(
-            f"rule {rule.id}: its condition uses {compiled}, which the batch compiler does not translate; "
-            "it is evaluated row by row (same results, slower)",
-            FallbackWarning,
-            stacklevel=3,
-        )
-    status = np.zeros(n, np.int8)
-    for i in np.flatnonzero(under):
-        status[i] = _STATUS[rule.status(source.facts(int(i)))]
-    return status
-
-
-def _vector_status(rule: Rule, compiled: Any, source: _TableColumns, under: np.ndarray) -> np.ndarray:
-    """Each row's status for one rule: written from the last step of a rule's evaluation back to the first,
-    so each earlier step overrides the rows it decides (as in ``Rule.status``, which stops there)."""
-    n = source.n
-    applies, fails = compiled
-    truth, err = truthy(fails(source), n)
-    status = np.add(truth.view(np.int8), np.int8(_PASS), dtype=np.int8)  # _FAIL where true
-    missing = [source.get(path).null for path in rule.requires]  # a field of a missing payout is null too
-    _set(status, mask_union(err, *missing), _NOT_EVALUABLE)
-    if applies is not None:
-        truth, err = truthy(applies(source), n)
-        _set(status, ~truth, _NOT_APPLICABLE)
-        _set(status, err, _NOT_EVALUABLE)
-    _set(status, ~under, _NOT_RUN)
-    return status
-
-
-def _set(status: np.ndarray, rows: np.ndarray | None, value: int) -> None:
-    if rows is not None and rows.any():
-        np.putmask(status, rows, value)
-
-
 # -- decisions, once per pattern of results -----------------------------------------------------------
 
 
@@ -492,7 +420,7 @@ def _summarise(
 ) -> tuple[Any, ...]:
     chosen = rulesets[index]
     rules = chosen.rules_for(stage)
-    outcome, obligations, flagged = conclude(rules, [_STATUS_NAMES[row[position[id(rule)]]] for rule in rules])
+    outcome, obligations, flagged = conclude(rules, [STATUS_NAMES[row[position[id(rule)]]] for rule in rules])
     cited = dict.fromkeys(c.clause_id for rule, _status in flagged for c in rule.citations)
     return (
         outcome,

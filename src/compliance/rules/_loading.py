@@ -8,25 +8,23 @@ every problem of every file at once (:class:`~compliance.RuleFileError`). Nothin
 
 from __future__ import annotations
 
-import re
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rule_engine
-
 from compliance._labels import OBLIGATION_ITEMS, obligation_message
-from compliance._yaml import YamlDocument, quote, read_yaml, shorten, validate, yaml_files
+from compliance._yaml import YamlDocument, read_yaml, validate, yaml_files
 from compliance.decision import Obligation
 from compliance.errors import RuleProblem
-from compliance.rules._compile import ALLOWED_BUILTINS, CompiledCondition, builtins_used, compile_condition
+from compliance.rules import _closures as closures
+from compliance.rules._closures import CompiledCondition
 from compliance.rules._corpus import Corpus
 from compliance.rules._files import ParameterSpec, RuleFile, RulesetFile, RuleSpec
 from compliance.rules._parameters import _STAND_IN, Parameter, parameter_value
-from compliance.rules._parse import ConditionLimit, parse
-from compliance.rules._rule import Rule, _json_getter, _json_value, _path_getter, _status_function
+from compliance.rules._parse import Condition, ConditionError, ConditionLimit, parse_condition
+from compliance.rules._rule import PLACEHOLDER, Rule, _json_value
 from compliance.rules._ruleset import Ruleset, sha256_hex
 from compliance.rules._schema import known_path, make_context, parameters_type
 
@@ -34,8 +32,6 @@ MAX_RULES = 1_000
 """The most rules one ruleset may have (the shipped ones have under 30); 1,000 load in about a second.
 Each file is also at most :data:`compliance._yaml.MAX_BYTES`, each condition within the limits of
 :mod:`compliance.rules._parse`."""
-
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +189,13 @@ def _compile_rule(
             )
     # applies_when runs before the required values are checked, so it sees the schema's own nullability;
     # fails_when runs after, so the required values are known not to be null there.
-    applies = _compile_text(spec.applies_when, "applies_when", (params_type, (), params_obj), params_obj, problem)
-    fails = _compile_text(spec.fails_when, "fails_when", (params_type, requires, params_obj), params_obj, problem)
+    applies = _condition(spec.applies_when, "applies_when", (params_type, (), params_obj), params_obj, problem)
+    fails = _condition(spec.fails_when, "fails_when", (params_type, requires, params_obj), params_obj, problem)
     if fails is None or (spec.applies_when is not None and applies is None):
         return None
     reads = tuple(dict.fromkeys((*requires, *(applies[1].reads if applies else ()), *fails[1].reads)))
     for key in ("zh", "en"):
-        for name in _PLACEHOLDER.findall(getattr(spec.message, key)):
+        for name in PLACEHOLDER.findall(getattr(spec.message, key)):
             if name not in reads:
                 problem(
                     ("message", key),
@@ -219,8 +215,7 @@ def _compile_rule(
         )
         for when in ("fail", "applicable")
     }
-    required = tuple(_path_getter(p) for p in requires)
-    return Rule(
+    rule = Rule(
         id=spec.id,
         ruleset_id=ruleset_id,
         title=spec.title,
@@ -235,78 +230,33 @@ def _compile_rule(
         obligations_on_fail=obligations["fail"],
         obligations_when_applicable=obligations["applicable"],
         location=f"{doc.path}:{doc.line_of(loc)}",
-        required=required,
-        applies=applies[1] if applies else None,
-        fails=fails[1],
-        reference_applies=applies[0] if applies else None,
-        reference_fails=fails[0],
-        value_getters=tuple((p, _json_getter(p, params_obj)) for p in reads),
+        applies=applies[0] if applies else None,
+        fails=fails[0],
         params=params_obj,
-        message_parts=(tuple(_PLACEHOLDER.split(spec.message.zh)), tuple(_PLACEHOLDER.split(spec.message.en))),
-        status=_status_function(applies[1] if applies else None, required, fails[1]),
+        reads=reads,
     )
+    closures.attach(rule, applies[1] if applies else None, fails[1])
+    return rule
 
 
-def _compile_text(
+def _condition(
     text: str | None,
     key: str,
     context_args: tuple[Any, ...],
     params_obj: Any,
     problem: Callable[[tuple[int | str, ...], str, str], None],
-) -> tuple[rule_engine.Rule, CompiledCondition] | None:
+) -> tuple[Condition, CompiledCondition] | None:
+    """``text`` checked and compiled for one campaign; None, with a problem recorded, where it cannot be."""
     if text is None:
         return None
     try:
-        reference = parse(text, make_context(*context_args))
-    except ConditionLimit as error:
+        condition = parse_condition(text, make_context(*context_args), key)
+        return condition, closures.compile_condition(condition, params_obj)
+    except ConditionError as error:
+        problem((key,), error.code, error.message)
+    except ConditionLimit as error:  # a comprehension unrolled past the limit
         problem((key,), "limit", f"{key}: {error}")
-        return None
-    except rule_engine.errors.RuleSyntaxError as error:
-        problem(
-            (key,),
-            "syntax",
-            f"{key} is not valid rule-engine syntax: {error.message}"
-            + (f" near {quote(error.token.value)}" if getattr(error, "token", None) else ""),
-        )
-        return None
-    except rule_engine.errors.RegexSyntaxError as error:
-        problem((key,), "regex", f"{key}: the pattern {quote(error.value)}: {error.message}")
-        return None
-    except rule_engine.errors.SymbolResolutionError as error:
-        problem(
-            (key,),
-            "unknown_field",
-            f"{key} uses {quote(error.symbol_name)}, which is not a campaign field" + _suggest(error),
-        )
-        return None
-    except rule_engine.errors.ObjectAttributeError as error:
-        code = "unknown_parameter" if getattr(error.object, "name", "") == "Parameters" else "unknown_field"
-        noun = "parameter" if code == "unknown_parameter" else "field"
-        problem((key,), code, f"{key} uses unknown {noun} {quote(error.attribute_name)}" + _suggest(error))
-        return None
-    except rule_engine.errors.EngineError as error:
-        message = shorten(error.message)
-        problem((key,), "type_error", f"{key} does not type-check against the campaign schema: {message}")
-        return None
-    used = builtins_used(reference.statement.expression) - ALLOWED_BUILTINS
-    if used:
-        problem(
-            (key,),
-            "nondeterministic",
-            f"{key} uses ${', $'.join(sorted(used))}; only "
-            f"${', $'.join(sorted(ALLOWED_BUILTINS))} are allowed, so decisions do not depend on when they are made",
-        )
-        return None
-    try:
-        return reference, compile_condition(reference, params_obj)
-    except ConditionLimit as error:
-        problem((key,), "limit", f"{key}: {error}")
-        return None
-
-
-def _suggest(error: Any) -> str:
-    suggestion = getattr(error, "suggestion", None)
-    return f"; did you mean {suggestion!r}?" if suggestion else ""
+    return None
 
 
 def _digest(source: RulesetFiles, parameters: Mapping[str, Parameter], corpus: Corpus) -> str:

@@ -5,7 +5,10 @@ deep (``not not not …``, a long ``and`` chain, nested ternaries) ends in ``Rec
 ``=~~``, ``!~`` and ``!~~`` use Python's backtracking :mod:`re`, where ``'(a+)+$'`` against a
 41-character text runs for seconds; the text is a fundraiser's, so that is a way to stall a platform.
 
-This module is the one door to rule-engine's parser. :func:`parse` parses with rule-engine's grammar, but
+This module is the door to rule-engine (with :mod:`~compliance.rules._schema`, which types its context):
+:func:`parse_condition` gives a :class:`Condition`, rule-engine's errors become a :class:`ConditionError`
+with a code, and the AST node classes the compilers walk are re-exported as :data:`nodes` (with
+:data:`DataType`), so no other module imports rule-engine. :func:`parse` parses with rule-engine's grammar, but
 
 - measures the tree the grammar built (iteratively) before any of it is constructed, and refuses more
   than :data:`MAX_DEPTH` levels (:class:`ConditionLimit`); a condition longer than
@@ -23,22 +26,37 @@ False
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
 import rule_engine
-from rule_engine import ast
+from rule_engine import DataType, ast
 from rule_engine.parser import _DeferredAstNode
 
+from compliance._yaml import quote, shorten
+
 __all__ = [
+    "ALLOWED_BUILTINS",
     "MAX_CONDITION_CHARS",
     "MAX_DEPTH",
+    "MAX_UNROLLED",
     "MAX_WORK",
+    "Condition",
+    "ConditionError",
     "ConditionLimit",
+    "DataType",
     "Re2FuzzyComparisonExpression",
+    "builtins_used",
+    "children",
     "compile_regex",
+    "nodes",
     "parse",
+    "parse_condition",
 ]
+
+nodes = ast
+"""rule-engine's AST node classes, which the compilers walk (rule-engine is pinned below 6 in pyproject)."""
 
 MAX_DEPTH = 32
 """The deepest a condition's tree may go: each operator, call, comprehension, attribute and value is a
@@ -163,3 +181,127 @@ def _work(node: Any) -> int:
         body = _work(result) + _work(node.kwargs.get("condition"))
         return 1 + _work(iterable) + max(len(items), 1) * body
     return 1 + _work(node.args) + _work(list(node.kwargs.values()))
+
+
+MAX_UNROLLED = 20_000
+"""The most comprehension members a condition is unrolled into (a parameter list can be long); beyond,
+loading the rule fails (:class:`~compliance.rules._parse.ConditionLimit`), as it would run as slowly."""
+
+
+ALLOWED_BUILTINS = frozenset({"any", "all"})
+"""Builtins a condition may call. ``$now``, ``$today`` and ``$random`` would make decisions depend on
+when they are made, so they are refused at load time."""
+
+
+def builtins_used(expression: Any) -> set[str]:
+    """Names of the ``$`` builtins a condition uses (checked at load time)."""
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.SymbolExpression) and node.scope is not None:
+            found.add(node.name)
+        for child in children(node):
+            visit(child)
+
+    visit(expression)
+    return found
+
+
+def children(node: Any) -> list[Any]:
+    names = (
+        "left",
+        "right",
+        "object",
+        "container",
+        "item",
+        "member",
+        "condition",
+        "case_true",
+        "case_false",
+        "function",
+        "result",
+        "iterable",
+        "expression",
+    )
+    kids = [getattr(node, name, None) for name in names]
+    kids += list(getattr(node, "arguments", ()) or ())
+    value = getattr(node, "value", None)
+    if isinstance(node, ast.LiteralExpressionBase) and isinstance(value, (list, tuple)):
+        kids += [v for v in value if isinstance(v, ast.ExpressionBase)]
+    return [k for k in kids if isinstance(k, ast.ExpressionBase)]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Condition:
+    """A condition as written and checked: its text, and rule-engine's parsed, type-checked form (kept behind
+    this door). The compilers read :attr:`expression`; rule-engine's own evaluator is :meth:`matches`."""
+
+    text: str
+    _parsed: Any = field(repr=False)
+
+    @property
+    def expression(self) -> Any:
+        """The root of the checked AST (parameters and the schema's types resolved)."""
+        return self._parsed.statement.expression
+
+    @property
+    def context(self) -> Any:
+        """The typed context it was checked against."""
+        return self._parsed.context
+
+    def matches(self, facts: Any) -> bool:
+        """The condition's truth for ``facts`` by rule-engine's own evaluator (raises what rule-engine raises)."""
+        return bool(self._parsed.matches(facts))
+
+    def evaluate(self, facts: Any) -> Any:
+        """The condition's value for ``facts`` by rule-engine's own evaluator."""
+        return self._parsed.evaluate(facts)
+
+
+class ConditionError(Exception):
+    """A condition that cannot be used: ``code`` (syntax, regex, unknown_field, unknown_parameter, type_error,
+    limit, nondeterministic) and a message that says why, for the rule file's problem list."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_condition(text: str, context: Any, key: str) -> Condition:
+    """``text`` checked against ``context`` as the ``key`` part of a rule (applies_when or fails_when), within
+    this module's limits and with only :data:`ALLOWED_BUILTINS` called; :class:`ConditionError` says why not."""
+    try:
+        parsed = parse(text, context)
+    except ConditionLimit as error:
+        raise ConditionError("limit", f"{key}: {error}") from None
+    except rule_engine.errors.RuleSyntaxError as error:
+        near = f" near {quote(error.token.value)}" if getattr(error, "token", None) else ""
+        raise ConditionError("syntax", f"{key} is not valid rule-engine syntax: {error.message}{near}") from None
+    except rule_engine.errors.RegexSyntaxError as error:
+        raise ConditionError("regex", f"{key}: the pattern {quote(error.value)}: {error.message}") from None
+    except rule_engine.errors.SymbolResolutionError as error:
+        raise ConditionError(
+            "unknown_field", f"{key} uses {quote(error.symbol_name)}, which is not a campaign field" + _suggest(error)
+        ) from None
+    except rule_engine.errors.ObjectAttributeError as error:
+        code = "unknown_parameter" if getattr(error.object, "name", "") == "Parameters" else "unknown_field"
+        noun = "parameter" if code == "unknown_parameter" else "field"
+        message = f"{key} uses unknown {noun} {quote(error.attribute_name)}" + _suggest(error)
+        raise ConditionError(code, message) from None
+    except rule_engine.errors.EngineError as error:
+        message = f"{key} does not type-check against the campaign schema: {shorten(error.message)}"
+        raise ConditionError("type_error", message) from None
+    used = builtins_used(parsed.statement.expression) - ALLOWED_BUILTINS
+    if used:
+        raise ConditionError(
+            "nondeterministic",
+            f"{key} uses ${', $'.join(sorted(used))}; only "
+            f"${', $'.join(sorted(ALLOWED_BUILTINS))} are allowed, so decisions do not depend on when they are made",
+        )
+    return Condition(text, parsed)
+
+
+def _suggest(error: Any) -> str:
+    suggestion = getattr(error, "suggestion", None)
+    return f"; did you mean {suggestion!r}?" if suggestion else ""

@@ -1,6 +1,9 @@
-"""What a compiled rule *is*: its identity, stages, effect and citations, its status for one campaign
-(applies_when, then requires, then fails_when), the values it reads and its failure message filled from
-them. Rules are built by :mod:`compliance.rules._loading`; nothing here reads a file.
+"""What a rule *is*: its identity, stages, effect and citations, its conditions as written and checked, the
+values it reads and its failure message filled from them. Rules are built by :mod:`compliance.rules._loading`;
+nothing here reads a file, and nothing here evaluates: the evaluators (:mod:`~compliance.rules._closures` for
+one campaign, :mod:`~compliance.rules._columns` for a table, :mod:`~compliance.rules._reference`, rule-engine's)
+keep their compiled forms in :attr:`Rule.forms`, and :mod:`~compliance.rules._semantics` says what evaluating
+means. :meth:`Rule.status` and :meth:`Rule.reference_status` are shortcuts to two of them.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import rule_engine
 from pydantic import BaseModel
 
 from compliance.decision import Citation, Obligation, Text
-from compliance.rules._compile import CompiledCondition
-from compliance.rules._schema import EXTRA_SYMBOLS, Facts
+from compliance.rules import _closures, _reference
+from compliance.rules._parse import Condition
+from compliance.rules._schema import Facts
 
 Getter = Callable[[Facts], Any]
+
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+"""A message placeholder: ``{payout.amount}`` is replaced by the value the rule read at that path."""
 
 
 def _json_value(value: Any) -> Any:
@@ -44,7 +50,11 @@ def _json_value(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Rule:
-    """One compiled rule: what it checks, when, with what effect, citing which clauses."""
+    """One rule: what it checks, when, with what effect, citing which clauses.
+
+    Its status for a campaign follows one order (:func:`compliance.rules._semantics.decide`): ``applies_when``
+    (false: not_applicable), then ``requires`` (a missing value: not_evaluable), then ``fails_when`` (true:
+    fail, false: pass); any error: not_evaluable."""
 
     id: str
     ruleset_id: str
@@ -60,62 +70,44 @@ class Rule:
     obligations_on_fail: tuple[Obligation, ...]
     obligations_when_applicable: tuple[Obligation, ...]
     location: str
-    required: tuple[Getter, ...] = field(repr=False)
-    applies: CompiledCondition | None = field(repr=False)
-    fails: CompiledCondition = field(repr=False)
-    reference_applies: rule_engine.Rule | None = field(repr=False)
-    reference_fails: rule_engine.Rule = field(repr=False)
-    value_getters: tuple[tuple[str, Getter], ...] = field(repr=False)
+    applies: Condition | None = field(repr=False)
+    """``applies_when``, checked against the schema (None when the rule always applies)."""
+    fails: Condition = field(repr=False)
+    """``fails_when``, checked against the schema with the required values known not to be null."""
     params: Any = field(repr=False)
-    """The ruleset's parameters, as the conditions read them (the batch compiler folds them too)."""
-    message_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(repr=False)
-    """The zh and en messages split at their placeholders: literal, path, literal, path, …, literal."""
-    status: Callable[[Facts], str] = field(repr=False)
-    """``status(facts)``: pass, fail, not_applicable or not_evaluable, by the compiled conditions.
+    """The ruleset's parameters, as the conditions read them (the compilers fold them in)."""
+    reads: tuple[str, ...] = field(repr=False)
+    """The paths the rule reads, in order: its required values, then those of its conditions."""
+    forms: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Each evaluator's compiled form of this rule, by the evaluator's key, built once when first needed."""
 
-    Order: ``applies_when`` (false: not_applicable), then ``requires`` (a missing value: not_evaluable),
-    then ``fails_when`` (true: fail, false: pass). Any error: not_evaluable. Built once per rule by
-    :func:`_status_function`, specialised to the parts the rule has (it runs for every campaign)."""
+    def status(self, facts: Facts) -> str:
+        """pass, fail, not_applicable or not_evaluable for one campaign's facts (compiled closures)."""
+        return _closures.status(self, facts)
+
+    def reference_status(self, facts: Facts) -> str:
+        """The status by rule-engine's own evaluator: the reference semantics for the compiled paths."""
+        return _reference.status(self, facts)
 
     @property
     def compiled(self) -> bool:
         """Whether both conditions run as compiled closures (else rule-engine evaluates them)."""
-        return self.fails.compiled and (self.applies is None or self.applies.compiled)
+        return _closures.form(self).compiled
 
     def unevaluable_reason(self, facts: Facts, explain: Mapping[str, str] | None = None) -> str:
         """Why :meth:`status` gave not_evaluable: the first missing value, or the error raised.
 
         A missing value reads ``"<path> is missing"``, or its sentence in ``explain`` (see MISSING_REASONS).
         """
-        try:
-            if self.applies is not None:
-                self.applies.evaluate(facts)
-        except Exception as error:
-            return f"applies_when could not be evaluated ({type(error).__name__}: {error})"
-        for path, getter in zip(self.requires, self.required, strict=True):
-            if _missing(getter, facts):
-                return f"{path} is missing" if explain is None else explain.get(path, f"{path} is not known")
-        try:
-            self.fails.evaluate(facts)
-        except Exception as error:
-            return f"fails_when could not be evaluated ({type(error).__name__}: {error})"
-        return "the rule could not be evaluated"
-
-    def reference_status(self, facts: Facts) -> str:
-        """The status by rule-engine's own evaluator: the reference semantics for the compiled path."""
-        try:
-            if self.reference_applies is not None and not self.reference_applies.matches(facts):
-                return "not_applicable"
-            if any(_missing(getter, facts) for getter in self.required):
-                return "not_evaluable"
-            return "fail" if self.reference_fails.matches(facts) else "pass"
-        except Exception:
-            return "not_evaluable"
+        return _closures.unevaluable_reason(self, facts, explain)
 
     def values(self, facts: Facts) -> dict[str, Any]:
-        """The values this rule reads, by path, JSON-safe (parameters were converted once, at load)."""
+        """The values this rule reads, by path, JSON-safe (parameters are converted once)."""
+        getters = self.forms.get("values")
+        if getters is None:
+            getters = self.forms["values"] = tuple((path, _json_getter(path, self.params)) for path in self.reads)
         out = {}
-        for path, getter in self.value_getters:
+        for path, getter in getters:
             try:
                 value = getter(facts)
             except Exception:
@@ -126,37 +118,14 @@ class Rule:
 
     def render_message(self, values: Mapping[str, Any]) -> Text:
         """The failure message with its placeholders filled from ``values`` (amounts as 312,000.00)."""
-        zh, en = self.message_parts
+        parts = self.forms.get("message")
+        if parts is None:
+            parts = self.forms["message"] = (
+                tuple(PLACEHOLDER.split(self.message.zh)),
+                tuple(PLACEHOLDER.split(self.message.en)),
+            )
+        zh, en = parts
         return Text._trusted(zh=_fill(zh, values), en=_fill(en, values))
-
-
-def _status_function(
-    applies: CompiledCondition | None, required: tuple[Getter, ...], fails: CompiledCondition
-) -> Callable[[Facts], str]:
-    check = fails.evaluate
-    if applies is None and not required:
-
-        def status(facts: Facts) -> str:
-            try:
-                return "fail" if check(facts) else "pass"
-            except Exception:  # any failure to evaluate means the rule cannot vouch: fail closed
-                return "not_evaluable"
-
-        return status
-    applies_now = None if applies is None else applies.evaluate
-
-    def full_status(facts: Facts) -> str:
-        try:
-            if applies_now is not None and not applies_now(facts):
-                return "not_applicable"
-            for get in required:
-                if get(facts) is None:
-                    return "not_evaluable"
-            return "fail" if check(facts) else "pass"
-        except Exception:  # a missing parent (AttributeError) or a failed condition: fail closed
-            return "not_evaluable"
-
-    return full_status
 
 
 MISSING_REASONS: Mapping[str, str] = {
@@ -169,13 +138,6 @@ MISSING_REASONS: Mapping[str, str] = {
     "payout": "the campaign has no payout request to check",
 }
 """Why a required value can be missing, in words a reviewer can act on."""
-
-
-def _missing(getter: Getter, facts: Facts) -> bool:
-    try:
-        return getter(facts) is None
-    except AttributeError:
-        return True
 
 
 _AMOUNT = re.compile(r"^(\d+)\.(\d\d)$")
@@ -210,16 +172,10 @@ def _json_getter(path: str, params: Any) -> Getter:
     if path.startswith("params."):
         constant = _json_value(operator.attrgetter(path.removeprefix("params."))(params))
         return lambda _facts: constant
-    get = _path_getter(path)
+    get = _closures.path_getter(path)
 
     def json_value(facts: Facts) -> Any:
         value = get(facts)
         return _json_value(value) if isinstance(value, _PLAIN) else _OBJECT
 
     return json_value
-
-
-def _path_getter(path: str) -> Getter:
-    if path.partition(".")[0] in EXTRA_SYMBOLS:
-        return operator.attrgetter(path)
-    return operator.attrgetter("campaign." + path)

@@ -44,6 +44,8 @@ class Ruleset:
         self.digest = digest
         self.members = members or (self,)
         self._by_stage: dict[str, tuple[Rule, ...]] = {s: tuple(r for r in rules if s in r.stages) for s in STAGES}
+        self.forms: dict[Any, Any] = {}
+        """What evaluators built for this ruleset's stages (e.g. each stage's status functions), kept with it."""
 
     def __repr__(self) -> str:
         return f"<Ruleset {self.id} revision {self.revision}: {len(self.rules)} rules>"

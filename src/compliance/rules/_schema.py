@@ -1,8 +1,9 @@
 """The typed view that rule conditions read, derived from the Campaign schema.
 
-This module and ``_compile`` are the only ones that import ``rule_engine``. A condition is compiled by
-rule-engine against these types, so a misspelt field, a comparison of money with text, or an ordered
-comparison on a value that may be null fails when the rule file is loaded, not when a campaign arrives.
+This module and ``_parse`` are the only ones that import ``rule_engine`` (the door: everything else gets
+rule-engine's types and AST through them). A condition is checked by rule-engine against these types, so a
+misspelt field, a comparison of money with text, or an ordered comparison on a value that may be null fails
+when the rule file is loaded, not when a campaign arrives.
 
 Symbols a condition can use:
 

@@ -1,17 +1,20 @@
-"""Compile a rule-engine condition once into plain Python closures.
+"""The evaluator for one campaign: each condition compiled once into plain Python closures.
 
 rule-engine interprets its AST on every call (about 6 µs a rule here); a decision evaluates some twenty
 rules, so conditions are compiled once, when a ruleset loads, into closures that do only the work the
 condition needs: parameters are folded to constants, attribute chains become one
 :func:`operator.attrgetter`, comprehensions over a constant list are unrolled.
 
-rule-engine stays the reference semantics. Each closure mirrors the node it replaces: ``==`` between
-values of different types is false, ordered comparison of mismatched types raises, ``and``/``or``
-short-circuit and return booleans, ``??`` takes the right side only for null. Anything raised while
-evaluating means the rule is *not evaluable* for that campaign, as it would be under rule-engine. A
-node this compiler does not know raises :class:`Unsupported`; the rule is then evaluated by
-rule-engine itself (``CompiledCondition.compiled`` is false), never silently approximated. The
-property test ``tests/test_compile_agrees.py`` checks both paths agree on generated campaigns.
+rule-engine stays the reference semantics (:mod:`~compliance.rules._semantics` holds what the closures
+mirror: ``==`` between values of different types is false, ordered comparison of mismatched types raises,
+``and``/``or`` short-circuit and return booleans, ``??`` takes the right side only for null). Anything
+raised while evaluating means the rule is *not evaluable* for that campaign, as it would be under
+rule-engine. A node this compiler does not know raises :class:`Unsupported`; the condition is then
+evaluated by rule-engine itself (``CompiledCondition.compiled`` is false), never silently approximated.
+``tests/test_compile_agrees.py`` and ``tests/test_differential_conditions.py`` check the paths agree.
+
+The compiled form of a rule (:class:`ClosureForm`) is kept on the rule, and each stage's status functions
+on the ruleset, built once (:func:`form`, :func:`statuses`).
 """
 
 from __future__ import annotations
@@ -21,28 +24,51 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import rule_engine
-from rule_engine import ast
-from rule_engine.types import DataType
-
-from compliance.rules._parse import ConditionLimit
+from compliance.rules._parse import (
+    ALLOWED_BUILTINS,
+    MAX_UNROLLED,
+    Condition,
+    ConditionLimit,
+    children,
+    nodes,
+)
 from compliance.rules._schema import EXTRA_SYMBOLS, INTEGER_PATHS, Facts
+from compliance.rules._semantics import (
+    EvaluationFailed,
+    Unsupported,
+    contains,
+    equal,
+    get_item,
+    is_value_attribute,
+    iterable,
+    not_equal,
+    ordered,
+    ordered_with_nan,
+    reason,
+    regex_matcher,
+    status_function,
+    value_attribute,
+)
+
+if TYPE_CHECKING:
+    from compliance.rules._rule import Rule
+    from compliance.rules._ruleset import Ruleset
+
+__all__ = [
+    "ClosureForm",
+    "CompiledCondition",
+    "attach",
+    "compile_condition",
+    "form",
+    "path_getter",
+    "status",
+    "statuses",
+    "unevaluable_reason",
+]
 
 Getter = Callable[[Facts], Any]
-
-ALLOWED_BUILTINS = frozenset({"any", "all"})
-"""Builtins a condition may call. ``$now``, ``$today`` and ``$random`` would make decisions depend on
-when they are made, so they are refused at load time."""
-
-
-class Unsupported(Exception):
-    """A node the compiler does not translate; the rule falls back to rule-engine."""
-
-
-class EvaluationFailed(Exception):
-    """Raised by compiled code where rule-engine would raise an evaluation error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,66 +99,92 @@ class CompiledCondition:
     compiled: bool
 
 
-def compile_condition(rule: rule_engine.Rule, params: Any) -> CompiledCondition:
-    """Compile ``rule``'s condition; fall back to rule-engine's evaluator for unsupported nodes."""
+def compile_condition(condition: Condition, params: Any) -> CompiledCondition:
+    """Compile ``condition``; fall back to rule-engine's evaluator for unsupported nodes."""
     reads: list[str] = []
     compiler = _ClosureCompiler(params, reads)
-    expression = rule.statement.expression
+    expression = condition.expression
     try:
         node = compiler.compile(expression, {})
     except (Unsupported, EvaluationFailed):  # a constant that raises: rule-engine decides which facts reach it
         reads.clear()
         _ClosureCompiler(params, reads, collect_only=True).collect(expression)
-        return CompiledCondition(_reference(rule), tuple(dict.fromkeys(reads)), compiled=False)
+        return CompiledCondition(condition.evaluate, tuple(dict.fromkeys(reads)), compiled=False)
     return CompiledCondition(node.getter(), tuple(dict.fromkeys(reads)), compiled=True)
 
 
-def _reference(rule: rule_engine.Rule) -> Getter:
-    evaluate: Getter = rule.evaluate
-    return evaluate
+# -- the evaluator ------------------------------------------------------------------------------------
 
 
-def builtins_used(expression: Any) -> set[str]:
-    """Names of the ``$`` builtins a condition uses (checked at load time)."""
-    found: set[str] = set()
+@dataclass(frozen=True, slots=True)
+class ClosureForm:
+    """A rule compiled for one campaign: its conditions, the getters of its required values, and its status
+    function (the order of :func:`~compliance.rules._semantics.decide`, specialised to the rule's parts)."""
 
-    def visit(node: Any) -> None:
-        if isinstance(node, ast.SymbolExpression) and node.scope is not None:
-            found.add(node.name)
-        for child in _children(node):
-            visit(child)
+    applies: CompiledCondition | None
+    fails: CompiledCondition
+    required: tuple[Getter, ...]
+    status: Callable[[Facts], str]
 
-    visit(expression)
-    return found
-
-
-def _children(node: Any) -> list[Any]:
-    names = (
-        "left",
-        "right",
-        "object",
-        "container",
-        "item",
-        "member",
-        "condition",
-        "case_true",
-        "case_false",
-        "function",
-        "result",
-        "iterable",
-        "expression",
-    )
-    kids = [getattr(node, name, None) for name in names]
-    kids += list(getattr(node, "arguments", ()) or ())
-    value = getattr(node, "value", None)
-    if isinstance(node, ast.LiteralExpressionBase) and isinstance(value, (list, tuple)):
-        kids += [v for v in value if isinstance(v, ast.ExpressionBase)]
-    return [k for k in kids if isinstance(k, ast.ExpressionBase)]
+    @property
+    def compiled(self) -> bool:
+        """Whether both conditions run as compiled closures (else rule-engine evaluates them)."""
+        return self.fails.compiled and (self.applies is None or self.applies.compiled)
 
 
-MAX_UNROLLED = 20_000
-"""The most comprehension members a condition is unrolled into (a parameter list can be long); beyond,
-loading the rule fails (:class:`~compliance.rules._parse.ConditionLimit`), as it would run as slowly."""
+_FORM = "closures"
+
+
+def form(rule: Rule) -> ClosureForm:
+    """The rule's compiled form, kept on the rule (the loader compiles each condition when the rule loads,
+    so that a condition past a limit is a problem of its rule file; :func:`attach` keeps that work)."""
+    cached = rule.forms.get(_FORM)
+    if cached is None:
+        applies = None if rule.applies is None else compile_condition(rule.applies, rule.params)
+        cached = attach(rule, applies, compile_condition(rule.fails, rule.params))
+    return cached
+
+
+def attach(rule: Rule, applies: CompiledCondition | None, fails: CompiledCondition) -> ClosureForm:
+    """Keep ``rule``'s conditions, compiled by :func:`compile_condition`, as its form for one campaign."""
+    required = tuple(path_getter(path) for path in rule.requires)
+    check = status_function(None if applies is None else applies.evaluate, required, fails.evaluate)
+    compiled = ClosureForm(applies, fails, required, check)
+    rule.forms[_FORM] = compiled
+    return compiled
+
+
+def status(rule: Rule, facts: Facts) -> str:
+    """The rule's status for one campaign's facts: pass, fail, not_applicable or not_evaluable."""
+    return form(rule).status(facts)
+
+
+def statuses(ruleset: Ruleset, stage: str, facts: Facts) -> list[str]:
+    """The status of each of ``ruleset``'s rules at ``stage``, in order (the status functions of a stage are
+    gathered once and kept on the ruleset)."""
+    key = (_FORM, stage)
+    functions = ruleset.forms.get(key)
+    if functions is None:
+        functions = ruleset.forms[key] = tuple(form(rule).status for rule in ruleset.rules_for(stage))
+    return [function(facts) for function in functions]
+
+
+def unevaluable_reason(rule: Rule, facts: Facts, explain: Mapping[str, str] | None = None) -> str:
+    """Why the rule was not evaluable for ``facts``: the first missing value, or the error raised."""
+    compiled = form(rule)
+    applies = None if compiled.applies is None else compiled.applies.evaluate
+    required = tuple(zip(rule.requires, compiled.required, strict=True))
+    return reason(applies, required, compiled.fails.evaluate, facts, explain)
+
+
+def path_getter(path: str) -> Getter:
+    """A getter of the value at a rule's ``path`` (``payout.amount``, ``blacklist.initiator``) from the facts."""
+    if path.partition(".")[0] in EXTRA_SYMBOLS:
+        return operator.attrgetter(path)
+    return operator.attrgetter("campaign." + path)
+
+
+# -- compiling ----------------------------------------------------------------------------------------
 
 
 class _ClosureCompiler:
@@ -149,7 +201,7 @@ class _ClosureCompiler:
 
         ``bound`` holds comprehension variables in scope: they are not values of the campaign.
         """
-        if isinstance(node, ast.ComprehensionExpression):
+        if isinstance(node, nodes.ComprehensionExpression):
             self.collect(node.iterable, bound)
             for part in (node.condition, node.result):
                 if part is not None:
@@ -160,13 +212,13 @@ class _ClosureCompiler:
             if path.split(".")[0] not in bound:
                 self.reads.append(path)
             return
-        for child in _children(node):
+        for child in children(node):
             self.collect(child, bound)
 
     def _path_of(self, node: Any) -> str | None:
-        if isinstance(node, ast.SymbolExpression) and node.scope is None:
+        if isinstance(node, nodes.SymbolExpression) and node.scope is None:
             return str(node.name)
-        if isinstance(node, ast.GetAttributeExpression) and not is_value_attribute(node):
+        if isinstance(node, nodes.GetAttributeExpression) and not is_value_attribute(node):
             parent = self._path_of(node.object)
             return None if parent is None else f"{parent}.{node.name}"
         return None
@@ -176,7 +228,7 @@ class _ClosureCompiler:
     def compile(self, node: Any, env: Mapping[str, Any]) -> _Node:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
-            if isinstance(node, ast.LiteralExpressionBase) and node.is_reduced:
+            if isinstance(node, nodes.LiteralExpressionBase) and node.is_reduced:
                 return _Node(const=node.evaluate(None))
             raise Unsupported(type(node).__name__)
         result: _Node = method(node, env)
@@ -241,14 +293,14 @@ class _ClosureCompiler:
         item = self.compile(node.item, env)
         safe = node.safe
         if container.is_const and item.is_const:
-            return _Node(const=_get_item(container.const, item.const, safe))
-        get_container, get_item = container.getter(), item.getter()
+            return _Node(const=get_item(container.const, item.const, safe))
+        get_container, get_key = container.getter(), item.getter()
         if _is_symbol(node.container, "disclosure_answers"):  # an item is the same in the dict itself: no copy
             get_container = operator.attrgetter("disclosure_answers")
-        return _Node(fn=lambda f: _get_item(get_container(f), get_item(f), safe))
+        return _Node(fn=lambda f: get_item(get_container(f), get_key(f), safe))
 
     def _ComparisonExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
-        op = {"eq": _equal, "ne": _not_equal}.get(node.type)
+        op = {"eq": equal, "ne": not_equal}.get(node.type)
         if op is None:
             raise Unsupported(node.type)
         return self._binary(node, env, op)
@@ -266,7 +318,7 @@ class _ClosureCompiler:
         op = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}[node.type]
         left, right = self.compile(node.left, env), self.compile(node.right, env)
         if _never_nan(left) and _never_nan(right):  # the shipped rules: fields and finite constants
-            return self._binary(node, env, lambda a, b: _ordered(op, a, b), (left, right))
+            return self._binary(node, env, lambda a, b: ordered(op, a, b), (left, right))
         return self._binary(node, env, lambda a, b: ordered_with_nan(op, a, b), (left, right))
 
     def _binary(
@@ -317,9 +369,9 @@ class _ClosureCompiler:
         container = self.compile(node.container, env)
         member = self.compile(node.member, env)
         if container.is_const and member.is_const:
-            return _Node(const=_contains(container.const, member.const))
+            return _Node(const=contains(container.const, member.const))
         get_container, get_member = container.getter(), member.getter()
-        return _Node(fn=lambda f: _contains(get_container(f), get_member(f)))
+        return _Node(fn=lambda f: contains(get_container(f), get_member(f)))
 
     def _TernaryExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
         condition = self.compile(node.condition, env).getter()
@@ -334,16 +386,16 @@ class _ClosureCompiler:
         call = function.const
         argument = self.compile(node.arguments[0], env)
         if argument.is_const:
-            return _Node(const=call(_iterable(argument.const)))
+            return _Node(const=call(iterable(argument.const)))
         get = argument.getter()
-        return _Node(fn=lambda f: call(_iterable(get(f))))
+        return _Node(fn=lambda f: call(iterable(get(f))))
 
     def _ComprehensionExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
-        iterable = self.compile(node.iterable, env)
-        if not iterable.is_const:
+        source = self.compile(node.iterable, env)
+        if not source.is_const:
             raise Unsupported("comprehension over a value that is not a constant")
         branches = []
-        values = _iterable(iterable.const)
+        values = iterable(source.const)
         self.unrolled += len(values) if hasattr(values, "__len__") else 0
         if self.unrolled > MAX_UNROLLED:
             raise ConditionLimit(f"its comprehensions unroll to more than {MAX_UNROLLED:,} members")
@@ -355,31 +407,6 @@ class _ClosureCompiler:
             return _Node(const=tuple(r.const for c, r in branches if c is None or c.const))
         compiled = [(None if c is None else c.getter(), r.getter()) for c, r in branches]
         return _Node(fn=lambda f: tuple(r(f) for c, r in compiled if c is None or c(f)))
-
-
-def is_value_attribute(node: Any) -> bool:
-    """Whether ``node`` reads one of rule-engine's value attributes (``created_at.year``, ``platform.length``,
-    ``raised_amount.is_nan``) rather than a field of an object of the schema (``payout.amount``)."""
-    return isinstance(node, ast.GetAttributeExpression) and node._object_type is None
-
-
-def value_attribute(node: Any) -> Callable[[Any], Any]:
-    """The value attribute ``node`` names, of one value, as rule-engine resolves it (its own attribute resolver,
-    then its conversion of the result: ``created_at.year`` is ``Decimal(2021)``, ``.weekday`` a day's name).
-    Null gives null through ``&.`` and raises otherwise. An object whose type is not known at load time
-    (rule-engine then tries other lookups) is :class:`Unsupported`."""
-    if DataType.NULLABLE.unwrap(node.object.result_type) == DataType.UNDEFINED:
-        raise Unsupported("a value attribute of a value of unknown type")
-    context, name, safe, convert = node.context, node.name, node.safe, node._new_value
-
-    def read(value: Any) -> Any:
-        if value is None:
-            if safe:
-                return None
-            raise EvaluationFailed("attribute access on a null value")
-        return convert(context.resolve_attribute(None, value, name), verify_type=False)
-
-    return read
 
 
 def _value_attribute_node(node: Any, obj: _Node) -> _Node:
@@ -396,7 +423,7 @@ def _value_attribute_node(node: Any, obj: _Node) -> _Node:
 
 
 def _is_symbol(node: Any, name: str) -> bool:
-    return isinstance(node, ast.SymbolExpression) and node.scope is None and node.name == name
+    return isinstance(node, nodes.SymbolExpression) and node.scope is None and node.name == name
 
 
 def _never_nan(node: _Node) -> bool:
@@ -414,27 +441,6 @@ def _has_nan(value: Any) -> bool:
     return isinstance(value, tuple) and any(_has_nan(v) for v in value)
 
 
-def regex_matcher(node: Any) -> Callable[[Any], bool]:
-    """The truth of a regular-expression comparison for one left-hand value, as rule-engine gives it: null
-    does not match (``=~`` false, ``!~`` true), anything but text raises. The pattern must be a literal
-    (its RE2 pattern was compiled when the rule loaded), else :class:`Unsupported`."""
-    pattern = getattr(node, "_right", None)
-    if not isinstance(node.right, ast.StringExpression) or pattern is None:
-        raise Unsupported("a regular expression that is not a literal")
-    kind = str(node.type).lower()
-    find = pattern.match if kind.endswith("fzm") else pattern.search
-    negated = kind.startswith("ne")
-
-    def match(value: Any) -> bool:
-        if value is None:
-            return negated
-        if not isinstance(value, str):
-            raise EvaluationFailed("data type mismatch")
-        return (find(value) is None) is negated
-
-    return match
-
-
 def _as_decimal(get: Getter) -> Getter:
     def read(f: Facts) -> Any:
         value = get(f)
@@ -446,94 +452,3 @@ def _as_decimal(get: Getter) -> Getter:
 def _public(path: str) -> str:
     """The name a path has in a rule (``campaign.payout.amount`` → ``payout.amount``)."""
     return path.removeprefix("campaign.")
-
-
-def _equal(left: Any, right: Any) -> bool:
-    return type(left) is type(right) and left == right
-
-
-def _not_equal(left: Any, right: Any) -> bool:
-    return type(left) is not type(right) or left != right
-
-
-def _ordered(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
-    if left is None and right is None:
-        return op in (operator.ge, operator.le)
-    if isinstance(left, tuple) and isinstance(right, tuple):
-        for a, b in zip(left, right, strict=False):
-            if _ordered(operator.ne, a, b):
-                return _ordered(op, a, b)
-        if len(left) != len(right):
-            return op(len(left), len(right))
-        return op in (operator.ge, operator.le)
-    if type(left) is not type(right):
-        raise EvaluationFailed("data type mismatch")
-    return op(left, right)
-
-
-def ordered_with_nan(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
-    """:func:`_ordered` where a number may be NaN: rule-engine compares in its own decimal context, which
-    traps the invalid operation an ordered comparison with NaN is, whatever the calling thread's context does."""
-    if isinstance(left, tuple) and isinstance(right, tuple):
-        for a, b in zip(left, right, strict=False):
-            if _ordered(operator.ne, a, b):
-                return ordered_with_nan(op, a, b)
-        return _ordered(op, left, right)
-    if type(left) is Decimal and type(right) is Decimal and (left.is_nan() or right.is_nan()):
-        raise EvaluationFailed("an ordered comparison with NaN")
-    return _ordered(op, left, right)
-
-
-def _contains(container: Any, member: Any) -> bool:
-    if isinstance(container, (str, bytes)) and type(member) is not type(container):
-        raise EvaluationFailed("data type mismatch")
-    return bool(member in container)
-
-
-def _get_item(container: Any, item: Any, safe: bool) -> Any:
-    if container is None:
-        if safe:
-            return None
-        raise EvaluationFailed("container is null")
-    if isinstance(container, (bytes, str, tuple)):
-        if isinstance(item, bool) or (not isinstance(item, (int,)) and not _is_integral(item)):
-            raise EvaluationFailed("data type mismatch (not an integer number)")
-        item = int(item)
-    try:
-        return container[item]
-    except (IndexError, KeyError):
-        if safe:
-            return None
-        raise EvaluationFailed("lookup failed") from None
-
-
-def _is_integral(value: Any) -> bool:
-    try:
-        return bool(value == int(value))
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
-_ITERABLE_TYPES = (tuple, list, set, frozenset, dict, str, bytes)
-
-
-def _iterable(value: Any) -> Any:
-    if isinstance(value, _ITERABLE_TYPES):  # the common case, without rule-engine's type inference
-        return value
-    if not DataType.from_value(value).is_iterable:
-        raise EvaluationFailed("data type mismatch (requires an iterable)")
-    return value
-
-
-__all__ = [
-    "ALLOWED_BUILTINS",
-    "CompiledCondition",
-    "EvaluationFailed",
-    "Unsupported",
-    "builtins_used",
-    "compile_condition",
-    "is_value_attribute",
-    "ordered_with_nan",
-    "regex_matcher",
-    "value_attribute",
-]

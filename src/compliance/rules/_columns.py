@@ -2,7 +2,7 @@
 
 The batch path (:func:`compliance.evaluate_frame`) evaluates each rule over every row of a table at
 once. Each AST node becomes numpy operations on typed columns (money as integer fen, times as integer
-microseconds), mirroring rule-engine's semantics row by row, exactly as the closures of ``_compile``
+microseconds), mirroring rule-engine's semantics row by row, exactly as the closures of ``_closures``
 do for one campaign:
 
 - every value carries a ``null`` mask and an ``err`` mask: the rows where rule-engine would have raised
@@ -14,7 +14,7 @@ do for one campaign:
 - numbers are compared exactly: a column of fen against a threshold in yuan is an integer comparison
   with the threshold's exact ceiling or floor, never a float one.
 
-A node this compiler does not translate raises :class:`~compliance.rules._compile.Unsupported`; the
+A node this compiler does not translate raises :class:`~compliance.rules._closures.Unsupported`; the
 batch path then evaluates that rule row by row with the single-campaign code, never an approximation.
 ``tests/test_batch_agrees.py`` checks the two paths agree on generated campaigns.
 """
@@ -25,44 +25,53 @@ import dataclasses
 import functools
 import math
 import operator
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from rule_engine import ast
 
 from compliance.campaign import DISCLOSURE_ITEMS, SHANGHAI, epoch_micros, from_epoch_micros
-from compliance.rules._compile import (
-    ALLOWED_BUILTINS,
-    MAX_UNROLLED,
+from compliance.errors import FallbackWarning
+from compliance.rules import _closures as closures
+from compliance.rules._parse import ALLOWED_BUILTINS, MAX_UNROLLED, children, nodes
+from compliance.rules._schema import Facts
+from compliance.rules._semantics import (
+    STATUS_CODES,
     Unsupported,
-    _children,
-    _contains,
-    _equal,
-    _get_item,
-    _iterable,
-    _not_equal,
+    column_statuses,
+    contains,
+    equal,
+    get_item,
     is_value_attribute,
+    iterable,
+    not_equal,
     ordered_with_nan,
     regex_matcher,
     value_attribute,
 )
 
-__all__ = ["Columns", "Vec", "compile_vector", "truthy"]
+if TYPE_CHECKING:
+    from compliance.rules._rule import Rule
+
+__all__ = ["Columns", "Vec", "compile_vector", "form", "mask_union", "status", "truthy"]
 
 _INT64_MAX = 2**63 - 1
 
 
 class Columns(Protocol):
     """What a vector condition reads: ``get(path)`` gives a :class:`Vec` for a path such as
-    ``payout.amount``, ``payout`` (an object: present or null), ``blacklist.initiator`` or ``risk.band``."""
+    ``payout.amount``, ``payout`` (an object: present or null), ``blacklist.initiator`` or ``risk.band``;
+    ``facts(i)`` gives row ``i``'s facts, for a rule that runs row by row."""
 
     n: int
 
     def get(self, path: str) -> Vec: ...
+
+    def facts(self, i: int) -> Facts: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +116,7 @@ def compile_vector(expression: Any, params: Any, stage: str) -> Evaluator:
 
     The AST is walked once, here: parameters, the stage and every subexpression that reads no column are
     folded into constants, and comprehensions over constants are unrolled, so a call runs only the numpy
-    operations left, through a tree of closures (as ``_compile`` does for one campaign)."""
+    operations left, through a tree of closures (as ``_closures`` does for one campaign)."""
     _check(expression)
     compiled = _ColumnCompiler(params, stage).compile(expression, {})
     if isinstance(compiled, Const):
@@ -119,13 +128,13 @@ def _check(expression: Any) -> None:
     """Refuse, at compile time, node types the evaluator does not know (so a rule falls back at once)."""
     known = {*_KERNELS, "ArrayExpression", "SymbolExpression", "TernaryExpression", "ComprehensionExpression"}
     name = type(expression).__name__
-    if name not in known and not (isinstance(expression, ast.LiteralExpressionBase) and expression.is_reduced):
+    if name not in known and not (isinstance(expression, nodes.LiteralExpressionBase) and expression.is_reduced):
         raise Unsupported(name)
     if name == "ComparisonExpression" and expression.type not in ("eq", "ne"):
         raise Unsupported(expression.type)
     if name == "UnaryExpression" and expression.type != "not":
         raise Unsupported(expression.type)
-    for child in _children(expression):
+    for child in children(expression):
         _check(child)
 
 
@@ -191,21 +200,21 @@ class _ColumnCompiler:
             condition = self.compile(node.condition, env)
             if isinstance(condition, Const):  # only the branch taken is compiled, as it alone is evaluated
                 return self.compile(node.case_true if condition.value else node.case_false, env)
-            children = [condition, self.compile(node.case_true, env), self.compile(node.case_false, env)]
-            return _plan(functools.partial(_kTernary, node), children)
+            operands = [condition, self.compile(node.case_true, env), self.compile(node.case_false, env)]
+            return _plan(functools.partial(_kTernary, node), operands)
         known = _KERNELS.get(name)
         if known is None:
             return Const(node.evaluate(None))  # a reduced literal
         kernel, names = known
-        children = [self.compile(getattr(node, child), env) for child in names]
+        operands = [self.compile(getattr(node, child), env) for child in names]
         if name == "FunctionCallExpression":
             if len(node.arguments) != 1:
                 raise Unsupported("function call")
-            children.append(self.compile(node.arguments[0], env))
+            operands.append(self.compile(node.arguments[0], env))
         bound = functools.partial(kernel, node)
-        if name in _FOLDABLE and all(isinstance(child, Const) for child in children):
-            return _fold(bound, children)
-        return _plan(bound, children)
+        if name in _FOLDABLE and all(isinstance(operand, Const) for operand in operands):
+            return _fold(bound, operands)
+        return _plan(bound, operands)
 
     def _symbol(self, node: Any, env: dict[str, Any]) -> Compiled:
         name = node.name
@@ -224,11 +233,11 @@ class _ColumnCompiler:
         return lambda columns: columns.get(name)
 
     def _comprehension(self, node: Any, env: dict[str, Any]) -> Compiled:
-        iterable = self.compile(node.iterable, env)
-        if not isinstance(iterable, Const):
+        source = self.compile(node.iterable, env)
+        if not isinstance(source, Const):
             raise Unsupported("comprehension over a value that is not a constant")
         members = []
-        values = _constant(lambda: _iterable(iterable.value))
+        values = _constant(lambda: iterable(source.value))
         self.unrolled += len(values) if hasattr(values, "__len__") else 0
         if self.unrolled > MAX_UNROLLED:  # the single-campaign compiler refused it at load already
             raise Unsupported("comprehensions unrolled past the limit")
@@ -312,7 +321,7 @@ def _kGetAttribute(node: Any, columns: Columns, obj: Node) -> Node:
 
 def _kGetItem(node: Any, columns: Columns, container: Node, item: Node) -> Node:
     if isinstance(container, Const) and isinstance(item, Const):
-        return Const(_get_item(container.value, item.value, node.safe))
+        return Const(get_item(container.value, item.value, node.safe))
     if isinstance(container, Vec) and container.kind == "map" and isinstance(item, Const):
         key = item.value
         if isinstance(key, str) and key in DISCLOSURE_ITEMS:
@@ -328,7 +337,7 @@ def _kFunctionCall(node: Any, columns: Columns, function: Node, argument: Node) 
     if not isinstance(function, Const) or function.value not in (any, all):
         raise Unsupported("function call")
     if isinstance(argument, Const):
-        return Const(function.value(_iterable(argument.value)))
+        return Const(function.value(iterable(argument.value)))
     if not isinstance(argument, Items):
         raise Unsupported("any/all over a column")
     n = columns.n
@@ -356,10 +365,10 @@ def _kFunctionCall(node: Any, columns: Columns, function: Node, argument: Node) 
 def _kComparison(node: Any, columns: Columns, left: Node, right: Node) -> Node:
     _no_lists(left, right, "comparison of lists")
     if isinstance(left, Const) and isinstance(right, Const):
-        return Const((_equal if node.type == "eq" else _not_equal)(left.value, right.value))
+        return Const((equal if node.type == "eq" else not_equal)(left.value, right.value))
     n = columns.n
-    equal, err = _equal_vec(left, right, n)  # type: ignore[arg-type]
-    values = equal if node.type == "eq" else ~equal
+    same, err = _equal_vec(left, right, n)  # type: ignore[arg-type]
+    values = same if node.type == "eq" else ~same
     return Vec("bool", values, _never(n), err)
 
 
@@ -425,7 +434,7 @@ def _kTernary(node: Any, columns: Columns, condition: Node, yes: Node, no: Node)
 
 def _kContains(node: Any, columns: Columns, container: Node, member: Node) -> Node:
     if isinstance(container, Const) and isinstance(member, Const):
-        return Const(_contains(container.value, member.value))
+        return Const(contains(container.value, member.value))
     if isinstance(container, Const) and isinstance(member, Vec) and isinstance(container.value, tuple):
         n = columns.n
         options = container.value
@@ -770,8 +779,62 @@ def _time_equal_const(vec: Vec, value: datetime) -> np.ndarray:
         return _wall(vec) == _wall_micros(value)  # type: ignore[no-any-return]
     if _ambiguous(value):
         return np.zeros(len(vec.values), bool)
-    equal = vec.values == epoch_micros(value)
+    same = vec.values == epoch_micros(value)
     for i in _early(vec):
-        if equal[i] and _ambiguous(from_epoch_micros(int(vec.values[i]))):
-            equal[i] = False
-    return equal  # type: ignore[no-any-return]
+        if same[i] and _ambiguous(from_epoch_micros(int(vec.values[i]))):
+            same[i] = False
+    return same  # type: ignore[no-any-return]
+
+
+# -- the evaluator ------------------------------------------------------------------------------------
+
+
+def status(rule: Rule, columns: Columns, stage: str, under: np.ndarray) -> np.ndarray:
+    """Status codes (:data:`~compliance.rules._semantics.STATUS_CODES`) of one rule for the rows ``under`` it,
+    NOT_RUN elsewhere, by the order of :func:`~compliance.rules._semantics.decide`. A rule whose conditions
+    this compiler does not translate runs row by row by the single-campaign evaluator (the same results,
+    slower), with a :class:`~compliance.errors.FallbackWarning` the first time. The compiled form, or the
+    reason there is none, is kept on the rule, per stage."""
+    compiled = form(rule, stage)
+    if not isinstance(compiled, str):
+        try:
+            return _by_columns(rule, compiled, columns, under)
+        except Unsupported as reason:  # found only on these columns (a value too large for int64, say)
+            compiled = rule.forms[("columns", stage)] = str(reason)
+    if not rule.forms.get("columns warned"):
+        rule.forms["columns warned"] = True
+        warnings.warn(
+            f"rule {rule.id}: its condition uses {compiled}, which the batch compiler does not translate; "
+            "it is evaluated row by row (same results, slower)",
+            FallbackWarning,
+            stacklevel=3,
+        )
+    codes = np.zeros(columns.n, np.int8)
+    for i in np.flatnonzero(under):
+        codes[i] = STATUS_CODES[closures.status(rule, columns.facts(int(i)))]
+    return codes
+
+
+def form(rule: Rule, stage: str) -> tuple[Evaluator | None, Evaluator] | str:
+    """The rule's conditions compiled for columns at ``stage`` (kept on the rule), or why they cannot be."""
+    key = ("columns", stage)
+    compiled = rule.forms.get(key)
+    if compiled is None:
+        try:
+            applies = None if rule.applies is None else compile_vector(rule.applies.expression, rule.params, stage)
+            compiled = (applies, compile_vector(rule.fails.expression, rule.params, stage))
+        except Unsupported as reason:
+            compiled = str(reason)
+        rule.forms[key] = compiled
+    return compiled
+
+
+def _by_columns(
+    rule: Rule, compiled: tuple[Evaluator | None, Evaluator], columns: Columns, under: np.ndarray
+) -> np.ndarray:
+    applies, fails = compiled
+    n = columns.n
+    missing = [(path, columns.get(path).null) for path in rule.requires]  # a field of a missing payout is null too
+    return column_statuses(
+        None if applies is None else truthy(applies(columns), n), missing, truthy(fails(columns), n), under
+    )
