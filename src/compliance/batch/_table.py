@@ -184,7 +184,7 @@ class Table:
 
 
 class TableColumns:
-    """Rows of a :class:`Table` as the risk model's input columns (``compliance.risk.InputColumns``).
+    """Rows of a :class:`Table` as the risk model's input columns (``InputColumns`` of ``compliance.risk._inputs``).
 
     Amounts and times divide exact integers (fen, microseconds), so they round exactly as
     ``float(Decimal)`` and ``datetime.timestamp()`` do for a single campaign.

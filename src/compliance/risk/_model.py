@@ -350,7 +350,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def score_columns(self, columns: InputColumns, *, top: int = 3) -> RiskColumns:
         """Scores, bands and top reasons for the rows of a table read through ``columns`` (an
-        :class:`~compliance.risk.InputColumns`: the batch path's validated table provides one), each row
+        ``InputColumns`` of ``compliance.risk._inputs``: the batch path's validated table provides one), each row
         scored alone, exactly as :meth:`score_campaign` scores its campaign (compared with the model's
         history, never with the other rows).
 
