@@ -106,6 +106,11 @@ def from_epoch_micros(micros: int) -> datetime:
     return (_EPOCH + timedelta(microseconds=micros)).astimezone(SHANGHAI)
 
 
+UTC_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})"
+"""How an ISO time written as text ends when it names its offset from UTC: ``Z``, ``+08:00`` or ``+0800``,
+as the schema reads them (a time without one is Asia/Shanghai time). Every column reader of text times
+uses this one pattern, so a table reads an offset as a single campaign does."""
+
 Instant = Annotated[datetime, AfterValidator(_instant)]
 """A point in time; a naive value or a bare date means Asia/Shanghai. Both its Asia/Shanghai and its UTC
 time must lie within the years 1 to 9999 (``datetime_out_of_range`` otherwise)."""

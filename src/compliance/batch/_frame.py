@@ -19,7 +19,7 @@ import pandas as pd
 from compliance._evaluate import choose_ruleset, conclude, evaluate, risk_model
 from compliance._flat import unflatten
 from compliance._vocabulary import Stage, check_stage
-from compliance.batch._table import COLUMN_KINDS, Column, Table, build_table, plain_value
+from compliance.batch._table import COLUMN_KINDS, Table, TableColumns, build_table, plain_value
 from compliance.blacklist import Blacklist, Match
 from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import RulesetNotFound
@@ -184,17 +184,16 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
     readable = np.flatnonzero(ok)
     for start in range(0, len(readable), _RISK_BLOCK):  # in blocks: the feature matrices stay small
         rows = readable[start : start + _RISK_BLOCK]
-        if not hasattr(scorer, "_ranked"):  # a model of another kind: one campaign at a time, as evaluate() does
+        if not hasattr(scorer, "score_columns"):  # a model of another kind: one campaign at a time, as evaluate()
             for i in rows:
                 risk = scorer.score_campaign(table.campaign(int(i)))
                 scores[i], band_codes[i] = risk.score, _BAND_CODES[risk.band]
                 reasons[i] = SEPARATOR.join(r.feature for r in risk.reasons)
             continue
-        features = scorer._input_features(_risk_inputs(table, rows, scorer.reference_))
-        score, band, order, picked = scorer._ranked(features, 3)
-        scores[rows] = score
-        band_codes[rows] = band
-        reasons[rows] = _reason_texts(order, picked, scorer.feature_names_)
+        scored = scorer.score_columns(TableColumns(table, rows))
+        scores[rows] = scored.scores
+        band_codes[rows] = scored.bands
+        reasons[rows] = _reason_texts(scored.reasons, scorer.feature_names_)
     return {
         "risk_score": scores,
         "risk_band": _BANDS[band_codes],
@@ -204,98 +203,23 @@ def _risk(table: Table, model: Any, ok: np.ndarray) -> dict[str, np.ndarray] | N
     }
 
 
-def _risk_inputs(table: Table, rows: np.ndarray, reference: Any) -> dict[str, np.ndarray]:
-    """The risk model's inputs for ``rows``, straight from the validated columns: the same floats
-    ``campaign_inputs`` computes from one Campaign (amounts and times divide exact integers, so they
-    round exactly as ``float(Decimal)`` and ``datetime.timestamp()`` do)."""
-    from compliance.campaign import DISCLOSURE_ITEMS
-    from compliance.risk._features import history_counts
-
-    columns = table.columns
-
-    def number(path: str) -> np.ndarray:
-        column = columns[path]
-        values = column.values[rows]
-        scaled = values / {"money": 100.0, "time": 1e6}.get(column.kind, 1.0)
-        return np.where(column.null[rows], np.nan, scaled)
-
-    def flag(path: str, negate: bool = False) -> np.ndarray:
-        column = columns[path]
-        values = column.values[rows].astype(bool)
-        return np.where(column.null[rows], np.nan, (~values if negate else values).astype(float))
-
-    has_payout = table.payout[rows]
-    typical = _by_code(columns["medical.diagnosis_category"], rows, dict(reference.typical_target), np.nan)
-    lists = columns["other_platform_campaign_ids"].values[rows]
-    history = reference.history
-    if history.documents or history.pairs:
-        others = pd.DataFrame(
-            {
-                path: pd.Series(columns[path].values[rows], dtype=object)
-                for path in ("campaign_id", "medical.document_hashes", "promoter_id", "medical.hospital_id")
-            }
-        )
-        reuse, pairs = history_counts(others, history)
-    else:  # nothing to compare with (History.reuse and pair_count): no need to read the ids themselves
-        reuse = np.full(len(rows), np.nan)
-        pairs = np.where(columns["promoter_id"].null[rows], 0.0, np.nan)
-    payee_other = _by_code(columns["payout.payee"], rows, {"other": 1.0}, 0.0)
-    return {
-        "target": number("target_amount"),
-        "raised": number("raised_amount"),
-        "estimate": number("medical.estimated_cost"),
-        "typical_target": typical,
-        "donations": number("activity.donation_count"),
-        "donations_first_24h": number("activity.donations_first_24h"),
-        "endorsements": number("activity.endorsement_count"),
-        "endorsements_first_24h": number("activity.endorsements_first_24h"),
-        "shares": number("activity.share_count"),
-        "complaints": number("activity.complaint_count"),
-        "created_at": number("created_at"),
-        "account_at": number("initiator.account_created_at"),
-        "prior_rejections": number("initiator.prior_rejection_count"),
-        "prior_campaigns": number("initiator.prior_campaign_count"),
-        "unanswered": sum(columns[f"disclosure.{i}"].null[rows].astype(float) for i in DISCLOSURE_ITEMS),
-        "other_platform_ids": np.fromiter(map(len, lists), float, len(rows)),
-        "declared_no_other_platforms": flag("disclosure.other_platform_fundraising", negate=True),
-        "has_payout": has_payout.astype(float),
-        "payout_at": np.where(has_payout, number("payout.requested_at"), np.nan),
-        "payout_amount": np.where(has_payout, number("payout.amount"), np.nan),
-        "payee_other": np.where(has_payout, payee_other, np.nan),
-        "document_reuse": reuse,
-        "pair_campaigns": pairs,
-        "no_medical_proof": flag("documents.medical_proof", negate=True),
-        "edit_traces": flag("documents.edit_traces_detected"),
-    }
-
-
-def _by_code(column: Column, rows: np.ndarray, mapping: Mapping[str, float], default: float) -> np.ndarray:
-    """``mapping`` of each row's value in a column of allowed values (``default`` for others and none), read
-    through the column's codes: one lookup per distinct value, not per row."""
-    assert column.codes is not None  # columns of allowed values are always encoded (build_table)
-    by_code = np.array([*(mapping.get(value, default) for value in column.spellings), default], dtype=float)
-    values: np.ndarray = by_code[column.codes[rows]]
-    return values
-
-
 def _unset(values: np.ndarray) -> np.ndarray:
     """Where an object array holds None (its other values are text)."""
     result: np.ndarray = pd.isna(values)
     return result
 
 
-def _reason_texts(order: np.ndarray, picked: np.ndarray, names: list[str]) -> np.ndarray:
-    """Each row's top reasons (feature names; a reason with no contribution is left out) joined with ``;``,
-    worked out once per distinct combination: the combination is one integer, the features' positions in
-    base ``len(names) + 1`` (0: none)."""
-    key = np.zeros(len(order), np.int64)
-    for k in range(order.shape[1]):
-        key = key * (len(names) + 1) + np.where(np.isfinite(picked[:, k]), order[:, k] + 1, 0)
+def _reason_texts(reasons: np.ndarray, names: list[str]) -> np.ndarray:
+    """Each row's top reasons (feature indices, -1: none) as feature names joined with ``;``, worked out once
+    per distinct combination: the combination is one integer, the positions in base ``len(names) + 1``."""
+    key = np.zeros(len(reasons), np.int64)
+    for k in range(reasons.shape[1]):
+        key = key * (len(names) + 1) + reasons[:, k] + 1
     _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     labels = np.asarray([*names, ""], dtype=object)  # position -1: no reason
-    tops = np.where(np.isfinite(picked[first]), order[first], -1)
+    tops = reasons[first]
     columns = [labels[tops[:, k]].tolist() for k in range(tops.shape[1])]
-    texts = [SEPARATOR.join(filter(None, reasons)) for reasons in zip(*columns, strict=True)]
+    texts = [SEPARATOR.join(filter(None, found)) for found in zip(*columns, strict=True)]
     return np.asarray(texts, dtype=object)[inverse]
 
 

@@ -29,14 +29,14 @@ import pyarrow.compute as pc
 
 from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
 from compliance.blacklist import HEX64
-from compliance.campaign import DECIMAL_CONTEXT, Campaign, epoch_micros, from_epoch_micros, is_unicode
+from compliance.campaign import DECIMAL_CONTEXT, UTC_OFFSET, Campaign, epoch_micros, from_epoch_micros, is_unicode
 from compliance.errors import CampaignError
 
-__all__ = ["Column", "Encoded", "Table", "build_table"]
+__all__ = ["Column", "Encoded", "Table", "TableColumns", "build_table"]
 
 _MONEY_TEXT = re.compile(r"^\d{1,13}(?:\.\d{1,2})?$")
 _COUNT_TEXT = re.compile(r"^\d{1,15}$")
-_TIME_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
+_TIME_TEXT = rf"^\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d{{1,6}})?)?{UTC_OFFSET}?)?$"
 _BOOL_TEXT = {"true": True, "false": False, "True": True, "False": False, "TRUE": True, "FALSE": False}
 _MONEY_LIMIT = 10**13  # amounts below ¥10 trillion are checked per column; larger ones by the schema
 _RAW_ID_COLUMNS = ("initiator.id_number", "patient.id_number", "payout.payee_id_number")
@@ -181,6 +181,56 @@ class Table:
     def campaign(self, i: int) -> Campaign:
         """Row ``i`` as a :class:`Campaign` (only for rows that were read)."""
         return Campaign.parse(unflatten(self.row(i)))
+
+
+class TableColumns:
+    """Rows of a :class:`Table` as the risk model's input columns (``InputColumns`` of ``compliance.risk._inputs``).
+
+    Amounts and times divide exact integers (fen, microseconds), so they round exactly as
+    ``float(Decimal)`` and ``datetime.timestamp()`` do for a single campaign.
+    """
+
+    def __init__(self, table: Table, rows: np.ndarray) -> None:
+        self.table = table
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def numbers(self, path: str) -> np.ndarray:
+        column = self.table.columns[path]
+        scaled = column.values[self.rows] / _SCALE.get(column.kind, 1.0)
+        numbers: np.ndarray = np.where(column.null[self.rows], np.nan, scaled)
+        return numbers
+
+    seconds = numbers
+
+    def given(self, path: str) -> np.ndarray:
+        given: np.ndarray = ~self.table.columns[path].null[self.rows]
+        return given
+
+    def lookup(self, path: str, mapping: Mapping[str, float], default: float) -> np.ndarray:
+        """Through the column's codes: one lookup per distinct value, not per row."""
+        column = self.table.columns[path]
+        assert column.codes is not None  # columns of allowed values are always encoded (build_table)
+        by_code = np.array([*(mapping.get(value, default) for value in column.spellings), np.nan], dtype=float)
+        values: np.ndarray = by_code[column.codes[self.rows]]  # code -1 (the last): not given
+        return values
+
+    def lengths(self, path: str) -> np.ndarray:
+        return np.fromiter(map(len, self.table.columns[path].values[self.rows]), float, len(self.rows))
+
+    def objects(self, path: str) -> np.ndarray:
+        values: np.ndarray = self.table.columns[path].values[self.rows]
+        return values
+
+    def payout_requested(self) -> np.ndarray:
+        requested: np.ndarray = self.table.payout[self.rows]
+        return requested
+
+
+_SCALE = {"money": 100.0, "time": 1e6}
+"""What a stored integer is divided by to read it in yuan or in seconds."""
 
 
 def _to_python(kind: str, value: Any) -> Any:
@@ -522,7 +572,7 @@ def _time_values(series: pd.Series, null: np.ndarray) -> tuple[np.ndarray, np.nd
     elif _is_text(series):
         text = _as_text(series.where(~null, "1970-01-01"))
         ok = text.str.fullmatch(_TIME_TEXT).to_numpy(bool)
-        aware = ok & text.str.contains(r"(?:Z|[+-]\d{2}:\d{2})$", regex=True).to_numpy(bool)
+        aware = ok & text.str.contains(f"{UTC_OFFSET}$", regex=True).to_numpy(bool)
         stamps = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us]")
         if aware.any():
             parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")

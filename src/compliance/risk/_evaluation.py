@@ -39,9 +39,9 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from compliance import _yaml
 from compliance._flat import FLAT_COLUMNS, flatten
-from compliance.campaign import DISCLOSURE_ITEMS, Campaign
+from compliance.campaign import Campaign
 from compliance.decision import CONTRIBUTION_PLACES, RISK_BANDS, SCORE_PLACES
-from compliance.risk._features import FEATURE_NAMES, FEATURES, features
+from compliance.risk._features import FEATURE_INPUTS, FEATURE_NAMES, FEATURES, features
 
 __all__ = [
     "FEATURE_INPUTS",
@@ -66,35 +66,6 @@ EXPECTATIONS = ("top", "not_top", "beyond_inputs")
 """``top``: within the top share; ``not_top``: not; ``beyond_inputs``: what caught the case in reality is not
 among the model's inputs (the scenario's ``why`` quotes it), so no rank is expected: it is ranked and reported."""
 SCENARIO_KINDS = ("fraud", "misconduct", "disclosure_dispute", "legitimate_outlier", "false_accusation")
-
-_DISCLOSURE_FIELDS = tuple(f"disclosure.{item}" for item in DISCLOSURE_ITEMS)
-FEATURE_INPUTS: dict[str, tuple[str, ...]] = {
-    "log_target": ("target_amount",),
-    "target_at_cap": ("target_amount",),
-    "target_over_estimate": ("target_amount", "medical.estimated_cost"),
-    "no_cost_estimate": ("medical.estimated_cost",),
-    "target_over_category": ("target_amount", "medical.diagnosis_category"),
-    "no_endorsements_first_day": ("activity.endorsements_first_24h",),
-    "log_endorsements": ("activity.endorsement_count",),
-    "first_day_donation_share": ("activity.donations_first_24h", "activity.donation_count"),
-    "shares_per_donation": ("activity.share_count", "activity.donation_count"),
-    "account_age_days": ("initiator.account_created_at", "created_at"),
-    "prior_rejections": ("initiator.prior_rejection_count",),
-    "prior_campaigns": ("initiator.prior_campaign_count",),
-    "disclosure_unanswered": _DISCLOSURE_FIELDS,
-    "other_platform_campaigns": ("other_platform_campaign_ids",),
-    "other_platforms_undisclosed": ("other_platform_campaign_ids", "disclosure.other_platform_fundraising"),
-    "fast_payout": ("payout.requested_at", "created_at"),
-    "lump_sum_payout": ("payout.amount", "raised_amount"),
-    "payout_to_other": ("payout.payee",),
-    "complaints": ("activity.complaint_count",),
-    "document_reuse": ("medical.document_hashes",),
-    "promoter_hospital_campaigns": ("promoter_id", "medical.hospital_id"),
-    "missing_medical_proof": ("documents.medical_proof",),
-    "document_edit_traces": ("documents.edit_traces_detected",),
-}
-"""The campaign fields each feature is computed from: a scenario reports a feature when it reports all of
-them (``tests/test_risk_evaluation.py`` checks this covers every feature)."""
 
 
 # -- metrics --------------------------------------------------------------------------------------------
@@ -327,7 +298,7 @@ def _written_fields(raw: Mapping[str, Any]) -> Iterable[str]:
 def _frame(campaigns: Sequence[Campaign]) -> Any:
     """Campaigns as flat rows, with times at nanosecond resolution like :func:`synthetic.generate`'s.
 
-    (``_features._epoch_seconds`` reads a time column's int64 value as nanoseconds; pandas 3 builds
+    (``_inputs._epoch_seconds`` reads a time column's int64 value as nanoseconds; pandas 3 builds
     microsecond columns from Python datetimes, which it would read 1,000 times too small.)
     """
     import pandas as pd

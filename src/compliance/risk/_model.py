@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,13 +47,31 @@ from compliance.risk._features import (
     campaign_features,
     frame_features,
 )
+from compliance.risk._inputs import InputColumns, column_inputs
 
-__all__ = ["RiskModel"]
+__all__ = ["RiskColumns", "RiskModel"]
 
 NOT_APPLICABLE_WHEN: tuple[tuple[str, str], ...] = (("target_over_estimate", "no_cost_estimate"),)
 """(feature, flag): where the flag is 1 the feature does not apply (no estimate, no ratio). The model fills it
 with its typical legitimate value, so it contributes exactly nothing and the flag alone carries the absence:
 one fact, one reason."""
+
+
+@dataclass(frozen=True)
+class RiskColumns:
+    """Scores, bands and top reasons of a table's rows, as arrays (:meth:`RiskModel.score_columns`).
+
+    Row ``i`` holds what :meth:`RiskModel.score_campaign` gives for that row's campaign alone: ``scores``
+    rounded as :attr:`Risk.score <compliance.Risk.score>` is; ``bands`` as codes into
+    :data:`~compliance.decision.RISK_BANDS` (0 low, 1 elevated, 2 high); ``reasons`` of shape (rows, top), the
+    features' indices into ``feature_names_``, the strongest first, -1 where there is no such reason; and
+    ``contributions`` beside them, rounded as a reason's is (NaN where there is no reason).
+    """
+
+    scores: np.ndarray
+    bands: np.ndarray
+    reasons: np.ndarray
+    contributions: np.ndarray
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
@@ -322,20 +341,31 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         ``risk_score``, ``risk_band``, ``risk_reason_1``… (feature names) and ``risk_contribution_1``…
         The rows are also compared with each other (document reuse, promoter/hospital counts), unless
         ``compare_rows=False``: then each row is scored exactly as :meth:`score_campaign` scores it alone."""
-        return self._table_result(self._features(frame, compare_rows=compare_rows), frame.index, top)
+        return self._table_result(self._ranked(self._features(frame, compare_rows=compare_rows), top), frame.index, top)
 
     def score_inputs(self, inputs: Mapping[str, np.ndarray], index: Any, *, top: int = 3) -> Any:
-        """:meth:`score_table` from the feature inputs already computed as columns (see
-        ``_features.INPUTS``): the batch path builds them straight from validated columns."""
-        return self._table_result(self._input_features(inputs), index, top)
+        """:meth:`score_table` from the feature inputs already computed as columns (by key, as
+        ``compliance.risk._inputs.column_inputs`` gives them)."""
+        return self._table_result(self._ranked(self._input_features(inputs), top), index, top)
+
+    def score_columns(self, columns: InputColumns, *, top: int = 3) -> RiskColumns:
+        """Scores, bands and top reasons for the rows of a table read through ``columns`` (an
+        ``InputColumns`` of ``compliance.risk._inputs``: the batch path's validated table provides one), each row
+        scored alone, exactly as :meth:`score_campaign` scores its campaign (compared with the model's
+        history, never with the other rows).
+
+        >>> risk = model.score_columns(columns)
+        >>> risk.scores, risk.bands, risk.reasons  # arrays: one row per campaign
+        """
+        if self.input != "campaigns":
+            raise TypeError("score_columns needs a model fitted with input='campaigns'")
+        return self._ranked(self._input_features(column_inputs(columns, self.reference_, compare_rows=False)), top)
 
     def _input_features(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         check_is_fitted(self)
         return self._apply_fills(np.column_stack(_compute(inputs, _Vector)).astype(float))
 
-    def _ranked(self, features: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(scores rounded to 6 places, bands as codes 0 low / 1 elevated / 2 high, the top features'
-        indices, their contributions: -inf where there is no such reason)."""
+    def _ranked(self, features: np.ndarray, top: int) -> RiskColumns:
         scores = np.round(self._scores(features), SCORE_PLACES)  # banded as rounded, exactly as score_campaign does
         contributions = self.contributions(features)
         ranked = np.where(contributions > 1e-9, contributions, -np.inf)
@@ -351,20 +381,26 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             picked[:, k] = remaining[rows, order[:, k]]
             remaining[rows, order[:, k]] = -np.inf
         bands = (scores >= self.thresholds_["elevated"]).astype(np.int8) + (scores >= self.thresholds_["high"])
-        return scores, bands, order, picked
+        present = np.isfinite(picked)
+        return RiskColumns(
+            scores,
+            bands,
+            np.where(present, order, -1),
+            np.where(present, np.round(picked, CONTRIBUTION_PLACES), np.nan),
+        )
 
-    def _table_result(self, features: np.ndarray, index: Any, top: int) -> Any:
+    def _table_result(self, risk: RiskColumns, index: Any, top: int) -> Any:
         import pandas as pd
 
-        scores, bands, order, picked = self._ranked(features, top)
         names = np.asarray(self.feature_names_, dtype=object)
-        columns: dict[str, Any] = {"risk_score": scores, "risk_band": np.asarray(RISK_BANDS, dtype=object)[bands]}
+        columns: dict[str, Any] = {
+            "risk_score": risk.scores,
+            "risk_band": np.asarray(RISK_BANDS, dtype=object)[risk.bands],
+        }
         for k in range(top):
-            present = np.isfinite(picked[:, k])
-            columns[f"risk_reason_{k + 1}"] = np.where(present, names[order[:, k]], np.array(None, dtype=object))
-            columns[f"risk_contribution_{k + 1}"] = np.where(
-                present, np.round(picked[:, k], CONTRIBUTION_PLACES), np.nan
-            )
+            reason = risk.reasons[:, k]
+            columns[f"risk_reason_{k + 1}"] = np.where(reason >= 0, names[reason], np.array(None, dtype=object))
+            columns[f"risk_contribution_{k + 1}"] = risk.contributions[:, k]
         return pd.DataFrame(columns, index=index)
 
     def score_frame(self, frame: Any, *, top: int = 3) -> list[Risk]:
