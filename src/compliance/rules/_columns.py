@@ -1,4 +1,4 @@
-"""Compile a rule-engine condition once into operations over whole columns.
+"""The evaluator for columns: each condition compiled once into operations over whole columns.
 
 The batch path (:func:`compliance.evaluate_frame`) evaluates each rule over every row of a table at
 once. Each AST node becomes numpy operations on typed columns (money as integer fen, times as integer
