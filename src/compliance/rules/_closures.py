@@ -49,6 +49,7 @@ from compliance.rules._semantics import (
     reason,
     regex_matcher,
     status_function,
+    statuses_function,
     value_attribute,
 )
 
@@ -160,13 +161,16 @@ def status(rule: Rule, facts: Facts) -> str:
 
 
 def statuses(ruleset: Ruleset, stage: str, facts: Facts) -> list[str]:
-    """The status of each of ``ruleset``'s rules at ``stage``, in order (the status functions of a stage are
-    gathered once and kept on the ruleset)."""
+    """The status of each of ``ruleset``'s rules at ``stage``, in order, by one function for the stage built
+    once from the rules' forms and kept on the ruleset."""
     key = (_FORM, stage)
-    functions = ruleset.forms.get(key)
-    if functions is None:
-        functions = ruleset.forms[key] = tuple(form(rule).status for rule in ruleset.rules_for(stage))
-    return [function(facts) for function in functions]
+    function = ruleset.forms.get(key)
+    if function is None:
+        forms = [form(rule) for rule in ruleset.rules_for(stage)]
+        function = ruleset.forms[key] = statuses_function(
+            [(None if f.applies is None else f.applies.evaluate, f.required, f.fails.evaluate) for f in forms]
+        )
+    return function(facts)
 
 
 def unevaluable_reason(rule: Rule, facts: Facts, explain: Mapping[str, str] | None = None) -> str:

@@ -3,7 +3,9 @@
 A ruleset is a folder: ``ruleset.yaml`` (id, family, effective date, revision, parameters) and rule
 files. Loading validates every file against its schema, compiles every condition with rule-engine
 against the typed Campaign view, checks citations, parameters and message placeholders, and reports
-every problem of every file at once (:class:`~compliance.RuleFileError`). Nothing is ever ``eval``-ed.
+every problem of every file at once (:class:`~compliance.RuleFileError`). Nothing a rule file says is ever
+``eval``-ed: the one generated function (:func:`~compliance.rules._semantics.statuses_function`) is written
+from fixed templates, with every check passed through its namespace.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ __all__ = [
     "reason",
     "regex_matcher",
     "status_function",
+    "statuses_function",
     "value_attribute",
 ]
 
@@ -79,54 +80,83 @@ STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One step of a rule's evaluation: ``part`` (which part of the rule), its value ``check`` (a condition's
-    value, or for ``requires`` whether the value is missing), and the status it decides when the check is
-    ``decides_when``. The first step that decides, decides."""
+    """One step of a rule's evaluation: ``part`` (``applies_when``, ``fails_when``, or a required path), its
+    ``check``, and the status it decides when the check is ``decides_when``. The first step that decides,
+    decides. For a condition the check gives the condition's value; for a required path it gives the value
+    itself, missing where it is null (one campaign: a getter; a column of rows: the mask of missing rows)."""
 
     part: str
     check: Any
     decides_when: bool
     status: str
 
+    @property
+    def is_required(self) -> bool:
+        return self.part not in ("applies_when", "fails_when")
 
-def decide(applies: Any | None, missing: Sequence[tuple[str, Any]], fails: Any) -> Iterator[Step]:
+
+def decide(applies: Any | None, required: Sequence[tuple[str, Any]], fails: Any) -> Iterator[Step]:
     """The status order, the one place it is written: the steps of a rule's evaluation, first to last.
-    ``applies`` and ``fails`` are the conditions' checks (None: no applies_when), ``missing`` each required
+    ``applies`` and ``fails`` are the conditions' checks (None: no applies_when), ``required`` each required
     path with its check; whatever an evaluator's checks are (closures, rule-engine, column masks). After the
-    last step, a rule that nothing decided passes."""
+    last step, a rule that nothing decided passes; a step that raises decides not_evaluable."""
     if applies is not None:
         yield Step("applies_when", applies, False, "not_applicable")
-    for path, check in missing:
+    for path, check in required:
         yield Step(path, check, True, "not_evaluable")
     yield Step("fails_when", fails, True, "fail")
 
 
+RuleChecks = tuple[Getter | None, Sequence[Getter], Getter]
+"""One rule's checks for one campaign: ``applies_when``'s (or None), its required values' getters, ``fails_when``'s."""
+
+
 def status_function(applies: Getter | None, required: Sequence[Getter], fails: Getter) -> Callable[[Any], str]:
-    """The status of one campaign's facts by the order of :func:`decide`, as one function built once per rule
-    (it runs for every campaign): each check is called only when reached, a required value is missing where
-    it is null or its parent is (``AttributeError``), and anything raised is not_evaluable."""
-    steps = tuple(decide(applies, [(str(i), _is_missing(get)) for i, get in enumerate(required)], fails))
-    if len(steps) == 1:  # only fails_when: the common case, kept to one call
+    """The status of one campaign's facts by the order of :func:`decide`, as one function built once per rule.
+    Each check is called only when reached; a required value is missing where its getter gives None or
+    raises ``AttributeError`` (a field of a missing payout); anything raised is not_evaluable."""
+    function: Callable[[Any], str] = _generated([(applies, required, fails)], single=True)
+    return function
 
-        def status(facts: Any) -> str:
-            try:
-                return "fail" if fails(facts) else "pass"
-            except Exception:  # any failure to evaluate means the rule cannot vouch: fail closed
-                return "not_evaluable"
 
-        return status
-    plan = tuple((step.check, step.decides_when, step.status) for step in steps)
+def statuses_function(rules: Sequence[RuleChecks]) -> Callable[[Any], list[str]]:
+    """Every rule's status for one campaign's facts, in order, by one function (built once per ruleset and
+    stage): the steps of :func:`decide` for each rule, one after the other, with no call per rule."""
+    function: Callable[[Any], list[str]] = _generated(rules, single=False)
+    return function
 
-    def full_status(facts: Any) -> str:
-        try:
-            for check, decides_when, decided in plan:
-                if bool(check(facts)) is decides_when:
-                    return decided
-            return "pass"
-        except Exception:  # a failed condition: fail closed
-            return "not_evaluable"
 
-    return full_status
+def _generated(rules: Sequence[RuleChecks], *, single: bool) -> Any:
+    """A function written from :func:`decide`'s steps. Its source holds only names this function makes
+    (``check_<rule>_<step>``) and the four status words; every check reaches it through the namespace,
+    never as text, so nothing a rule file says becomes code."""
+    namespace: dict[str, Any] = {}
+    lines = ["def statuses(facts):"] + ([] if single else ["    out = []"])
+    for r, (applies, required, fails) in enumerate(rules):
+        lines.append("    try:")
+        for k, step in enumerate(decide(applies, [(str(i), get) for i, get in enumerate(required)], fails)):
+            name = f"check_{r}_{k}"
+            namespace[name] = step.check
+            if step.is_required:
+                test = f"{name}(facts) is None"  # AttributeError (a missing parent) is caught below
+            else:
+                test = f"{name}(facts)" if step.decides_when else f"not {name}(facts)"
+            lines.append(f"        {'if' if k == 0 else 'elif'} {test}:")
+            lines.append(f"            {_give(step.status, single)}")
+        lines += ["        else:", f"            {_give('pass', single)}"]
+        lines += ["    except Exception:", f"        {_give('not_evaluable', single)}"]  # fail closed
+    if not single:
+        lines.append("    return out")
+    source = "\n".join(lines)
+    exec(compile(source, "<compliance.rules._semantics: statuses>", "exec"), namespace)
+    function = namespace["statuses"]
+    function.source = source  # for tests and for whoever audits what runs
+    return function
+
+
+def _give(status: str, single: bool) -> str:
+    assert status in STATUS_CODES  # the only text the generated source carries
+    return f"return {status!r}" if single else f"out.append({status!r})"
 
 
 def _is_missing(get: Getter) -> Getter:
@@ -144,18 +174,16 @@ def reason(
 ) -> str:
     """Why the order of :func:`decide` gave not_evaluable for ``facts``: the error a condition raised, or the
     first missing value (``"<path> is missing"``, or its sentence in ``explain``)."""
-    steps = decide(applies, [(path, _is_missing(get)) for path, get in required], fails)
-    for step in steps:
+    for step in decide(applies, [(path, _is_missing(get)) for path, get in required], fails):
         try:
-            value = bool(step.check(facts))
+            decided = bool(step.check(facts)) is step.decides_when
         except Exception as error:
             return f"{step.part} could not be evaluated ({type(error).__name__}: {error})"
-        if step.part in ("applies_when", "fails_when"):
-            if value is step.decides_when:
-                break
-        elif value:
+        if decided and step.is_required:
             path = step.part
             return f"{path} is missing" if explain is None else explain.get(path, f"{path} is not known")
+        if decided:
+            break
     return "the rule could not be evaluated"
 
 
