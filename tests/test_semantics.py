@@ -4,6 +4,7 @@ a column of them, and says why a rule could not be evaluated."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,8 @@ def test_the_generated_status_function_holds_no_text_from_a_rule_file() -> None:
     from compliance.rules._schema import Facts
 
     allowed = {"def", "statuses", "facts", "out", "try", "if", "elif", "else", "except", "Exception", "return"}
-    allowed |= {"not", "is", "None", "append", "pass", "fail", "not_applicable", "not_evaluable"}
+    allowed |= {"not", "is", "None", "append", "while", "True", "break", "status"}
+    allowed |= {"pass", "fail", "not_applicable", "not_evaluable"}
     for ruleset in Catalog.default():
         for stage in ("publish", "payout"):
             if not ruleset.rules_for(stage):
@@ -116,3 +118,22 @@ def compliance_campaign() -> Any:
     from compliance import Campaign
 
     return Campaign.parse({"campaign_id": "c1", "platform": "水滴筹", "created_at": "2025-03-01", "target_amount": 1})
+
+
+def test_a_rule_with_thousands_of_required_values_loads_and_runs(tmp_path: Path) -> None:
+    """The generated function has no chain whose depth grows with a rule's steps (a compiler's recursion)."""
+    from compliance.rules import load_ruleset
+    from compliance.rules._closures import statuses
+    from compliance.rules._schema import Facts
+    from tests.builders import rule_yaml
+
+    header = "ruleset:\n  id: many\n  title: {zh: 测试, en: Test}\n  family: many\n"
+    header += "  effective_from: 2021-01-01\n  revision: 1\nrules:\n"
+    requires = "[" + ", ".join(["raised_amount"] * 4000) + "]"
+    path = tmp_path / "many.yaml"
+    path.write_text(header + rule_yaml("many.r", "raised_amount > 1", requires), encoding="utf-8")
+    ruleset = load_ruleset(path)
+    campaign = compliance_campaign()
+    facts = Facts(campaign, "publish", None, campaign.disclosure.__dict__)
+    assert statuses(ruleset, "publish", facts) == ["pass"]
+    assert "source" in vars(ruleset.forms[("closures", "publish")])  # generated, not the fallback loop

@@ -32,7 +32,10 @@ from compliance.rules._parse import (
     Condition,
     ConditionLimit,
     children,
+    is_value_attribute,
     nodes,
+    regex_matcher,
+    value_attribute,
 )
 from compliance.rules._schema import EXTRA_SYMBOLS, INTEGER_PATHS, Facts
 from compliance.rules._semantics import (
@@ -41,16 +44,13 @@ from compliance.rules._semantics import (
     contains,
     equal,
     get_item,
-    is_value_attribute,
     iterable,
     not_equal,
     ordered,
     ordered_with_nan,
     reason,
-    regex_matcher,
     status_function,
     statuses_function,
-    value_attribute,
 )
 
 if TYPE_CHECKING:

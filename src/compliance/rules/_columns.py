@@ -37,7 +37,15 @@ import numpy as np
 from compliance.campaign import DISCLOSURE_ITEMS, SHANGHAI, epoch_micros, from_epoch_micros
 from compliance.errors import FallbackWarning
 from compliance.rules import _closures as closures
-from compliance.rules._parse import ALLOWED_BUILTINS, MAX_UNROLLED, children, nodes
+from compliance.rules._parse import (
+    ALLOWED_BUILTINS,
+    MAX_UNROLLED,
+    children,
+    is_value_attribute,
+    nodes,
+    regex_matcher,
+    value_attribute,
+)
 from compliance.rules._schema import Facts
 from compliance.rules._semantics import (
     STATUS_CODES,
@@ -46,12 +54,9 @@ from compliance.rules._semantics import (
     contains,
     equal,
     get_item,
-    is_value_attribute,
     iterable,
     not_equal,
     ordered_with_nan,
-    regex_matcher,
-    value_attribute,
 )
 
 if TYPE_CHECKING:

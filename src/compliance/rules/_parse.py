@@ -26,6 +26,7 @@ False
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from rule_engine import DataType, ast
 from rule_engine.parser import _DeferredAstNode
 
 from compliance._yaml import quote, shorten
+from compliance.rules._semantics import EvaluationFailed, Unsupported
 
 __all__ = [
     "ALLOWED_BUILTINS",
@@ -50,9 +52,12 @@ __all__ = [
     "builtins_used",
     "children",
     "compile_regex",
+    "is_value_attribute",
     "nodes",
     "parse",
     "parse_condition",
+    "regex_matcher",
+    "value_attribute",
 ]
 
 nodes = ast
@@ -305,3 +310,52 @@ def parse_condition(text: str, context: Any, key: str) -> Condition:
 def _suggest(error: Any) -> str:
     suggestion = getattr(error, "suggestion", None)
     return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
+# -- what rule-engine's nodes mean, read from its internals (pinned below 6) ---------------------------
+
+
+def is_value_attribute(node: Any) -> bool:
+    """Whether ``node`` reads one of rule-engine's value attributes (``created_at.year``, ``platform.length``,
+    ``raised_amount.is_nan``) rather than a field of an object of the schema (``payout.amount``)."""
+    return isinstance(node, ast.GetAttributeExpression) and node._object_type is None
+
+
+def value_attribute(node: Any) -> Callable[[Any], Any]:
+    """The value attribute ``node`` names, of one value, as rule-engine resolves it (its own attribute resolver,
+    then its conversion of the result: ``created_at.year`` is ``Decimal(2021)``, ``.weekday`` a day's name).
+    Null gives null through ``&.`` and raises otherwise. An object whose type is not known at load time
+    (rule-engine then tries other lookups) is :class:`Unsupported`."""
+    if DataType.NULLABLE.unwrap(node.object.result_type) == DataType.UNDEFINED:
+        raise Unsupported("a value attribute of a value of unknown type")
+    context, name, safe, convert = node.context, node.name, node.safe, node._new_value
+
+    def read(value: Any) -> Any:
+        if value is None:
+            if safe:
+                return None
+            raise EvaluationFailed("attribute access on a null value")
+        return convert(context.resolve_attribute(None, value, name), verify_type=False)
+
+    return read
+
+
+def regex_matcher(node: Any) -> Callable[[Any], bool]:
+    """The truth of a regular-expression comparison for one left-hand value, as rule-engine gives it: null
+    does not match (``=~`` false, ``!~`` true), anything but text raises. The pattern must be a literal
+    (its RE2 pattern was compiled when the rule loaded), else :class:`Unsupported`."""
+    pattern = getattr(node, "_right", None)
+    if not isinstance(node.right, ast.StringExpression) or pattern is None:
+        raise Unsupported("a regular expression that is not a literal")
+    kind = str(node.type).lower()
+    find = pattern.match if kind.endswith("fzm") else pattern.search
+    negated = kind.startswith("ne")
+
+    def match(value: Any) -> bool:
+        if value is None:
+            return negated
+        if not isinstance(value, str):
+            raise EvaluationFailed("data type mismatch")
+        return (find(value) is None) is negated
+
+    return match

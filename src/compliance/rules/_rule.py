@@ -78,7 +78,7 @@ class Rule:
     """The ruleset's parameters, as the conditions read them (the compilers fold them in)."""
     reads: tuple[str, ...] = field(repr=False)
     """The paths the rule reads, in order: its required values, then those of its conditions."""
-    forms: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    forms: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Each evaluator's compiled form of this rule, by the evaluator's key, built once when first needed."""
 
     def status(self, facts: Facts) -> str:

@@ -27,8 +27,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from compliance.rules._parse import DataType, nodes
-
 __all__ = [
     "FAIL",
     "NOT_APPLICABLE",
@@ -46,16 +44,13 @@ __all__ = [
     "equal",
     "get_item",
     "is_integral",
-    "is_value_attribute",
     "iterable",
     "not_equal",
     "ordered",
     "ordered_with_nan",
     "reason",
-    "regex_matcher",
     "status_function",
     "statuses_function",
-    "value_attribute",
 ]
 
 Facts = TypeVar("Facts")
@@ -89,10 +84,8 @@ class Step:
     check: Any
     decides_when: bool
     status: str
-
-    @property
-    def is_required(self) -> bool:
-        return self.part not in ("applies_when", "fails_when")
+    required: bool = False
+    """Whether the step checks a required value (its check gives the value, missing where null)."""
 
 
 def decide(applies: Any | None, required: Sequence[tuple[str, Any]], fails: Any) -> Iterator[Step]:
@@ -103,7 +96,7 @@ def decide(applies: Any | None, required: Sequence[tuple[str, Any]], fails: Any)
     if applies is not None:
         yield Step("applies_when", applies, False, "not_applicable")
     for path, check in required:
-        yield Step(path, check, True, "not_evaluable")
+        yield Step(path, check, True, "not_evaluable", required=True)
     yield Step("fails_when", fails, True, "fail")
 
 
@@ -128,35 +121,64 @@ def statuses_function(rules: Sequence[RuleChecks]) -> Callable[[Any], list[str]]
 
 def _generated(rules: Sequence[RuleChecks], *, single: bool) -> Any:
     """A function written from :func:`decide`'s steps. Its source holds only names this function makes
-    (``check_<rule>_<step>``) and the four status words; every check reaches it through the namespace,
-    never as text, so nothing a rule file says becomes code."""
+    (``check_<rule>_<step>``) and the four status words; every check reaches it through the namespace, never
+    as text, so nothing a rule file says becomes code. Each rule is a flat run of ``if``s inside its own
+    ``try`` (no ``elif`` chain, whose depth the compiler would pay for a rule with many required values);
+    should the source not compile, the same steps run in a loop."""
     namespace: dict[str, Any] = {}
     lines = ["def statuses(facts):"] + ([] if single else ["    out = []"])
     for r, (applies, required, fails) in enumerate(rules):
-        lines.append("    try:")
+        lines += ["    while True:", "        try:"]
         for k, step in enumerate(decide(applies, [(str(i), get) for i, get in enumerate(required)], fails)):
             name = f"check_{r}_{k}"
             namespace[name] = step.check
-            if step.is_required:
+            if step.required:
                 test = f"{name}(facts) is None"  # AttributeError (a missing parent) is caught below
             else:
                 test = f"{name}(facts)" if step.decides_when else f"not {name}(facts)"
-            lines.append(f"        {'if' if k == 0 else 'elif'} {test}:")
-            lines.append(f"            {_give(step.status, single)}")
-        lines += ["        else:", f"            {_give('pass', single)}"]
-        lines += ["    except Exception:", f"        {_give('not_evaluable', single)}"]  # fail closed
+            lines += [
+                f"            if {test}:",
+                f"                status = {_word(step.status)}",
+                "                break",
+            ]
+        lines += ["            status = 'pass'", "            break", "        except Exception:"]
+        lines += ["            status = 'not_evaluable'", "            break"]  # fail closed
+        lines.append("    return status" if single else "    out.append(status)")
     if not single:
         lines.append("    return out")
     source = "\n".join(lines)
-    exec(compile(source, "<compliance.rules._semantics: statuses>", "exec"), namespace)
+    try:
+        exec(compile(source, "<compliance.rules._semantics: statuses>", "exec"), namespace)
+    except (RecursionError, MemoryError):  # far past any real ruleset: run the same steps in a loop
+        return _looped(rules, single=single)
     function = namespace["statuses"]
     function.source = source  # for tests and for whoever audits what runs
     return function
 
 
-def _give(status: str, single: bool) -> str:
-    assert status in STATUS_CODES  # the only text the generated source carries
-    return f"return {status!r}" if single else f"out.append({status!r})"
+def _looped(rules: Sequence[RuleChecks], *, single: bool) -> Any:
+    """The steps of :func:`decide` run in a loop: what :func:`_generated` falls back to."""
+    plans = [tuple(decide(a, [(str(i), get) for i, get in enumerate(req)], f)) for a, req, f in rules]
+
+    def status_of(steps: tuple[Step, ...], facts: Any) -> str:
+        try:
+            for step in steps:
+                value = step.check(facts)
+                if (value is None) if step.required else (bool(value) is step.decides_when):
+                    return step.status
+            return "pass"
+        except Exception:  # fail closed
+            return "not_evaluable"
+
+    if single:
+        return lambda facts: status_of(plans[0], facts)
+    return lambda facts: [status_of(steps, facts) for steps in plans]
+
+
+def _word(status: str) -> str:
+    if status not in STATUS_CODES:  # the only text the generated source carries
+        raise ValueError(f"not a status: {status!r}")
+    return repr(status)
 
 
 def _is_missing(get: Getter) -> Getter:
@@ -179,7 +201,7 @@ def reason(
             decided = bool(step.check(facts)) is step.decides_when
         except Exception as error:
             return f"{step.part} could not be evaluated ({type(error).__name__}: {error})"
-        if decided and step.is_required:
+        if decided and step.required:
             path = step.part
             return f"{path} is missing" if explain is None else explain.get(path, f"{path} is not known")
         if decided:
@@ -286,52 +308,8 @@ _ITERABLE_TYPES = (tuple, list, set, frozenset, dict, str, bytes)
 def iterable(value: Any) -> Any:
     if isinstance(value, _ITERABLE_TYPES):  # the common case, without rule-engine's type inference
         return value
+    from compliance.rules._parse import DataType  # rule-engine's type inference, for the rare other values
+
     if not DataType.from_value(value).is_iterable:
         raise EvaluationFailed("data type mismatch (requires an iterable)")
     return value
-
-
-def is_value_attribute(node: Any) -> bool:
-    """Whether ``node`` reads one of rule-engine's value attributes (``created_at.year``, ``platform.length``,
-    ``raised_amount.is_nan``) rather than a field of an object of the schema (``payout.amount``)."""
-    return isinstance(node, nodes.GetAttributeExpression) and node._object_type is None
-
-
-def value_attribute(node: Any) -> Callable[[Any], Any]:
-    """The value attribute ``node`` names, of one value, as rule-engine resolves it (its own attribute resolver,
-    then its conversion of the result: ``created_at.year`` is ``Decimal(2021)``, ``.weekday`` a day's name).
-    Null gives null through ``&.`` and raises otherwise. An object whose type is not known at load time
-    (rule-engine then tries other lookups) is :class:`Unsupported`."""
-    if DataType.NULLABLE.unwrap(node.object.result_type) == DataType.UNDEFINED:
-        raise Unsupported("a value attribute of a value of unknown type")
-    context, name, safe, convert = node.context, node.name, node.safe, node._new_value
-
-    def read(value: Any) -> Any:
-        if value is None:
-            if safe:
-                return None
-            raise EvaluationFailed("attribute access on a null value")
-        return convert(context.resolve_attribute(None, value, name), verify_type=False)
-
-    return read
-
-
-def regex_matcher(node: Any) -> Callable[[Any], bool]:
-    """The truth of a regular-expression comparison for one left-hand value, as rule-engine gives it: null
-    does not match (``=~`` false, ``!~`` true), anything but text raises. The pattern must be a literal
-    (its RE2 pattern was compiled when the rule loaded), else :class:`Unsupported`."""
-    pattern = getattr(node, "_right", None)
-    if not isinstance(node.right, nodes.StringExpression) or pattern is None:
-        raise Unsupported("a regular expression that is not a literal")
-    kind = str(node.type).lower()
-    find = pattern.match if kind.endswith("fzm") else pattern.search
-    negated = kind.startswith("ne")
-
-    def match(value: Any) -> bool:
-        if value is None:
-            return negated
-        if not isinstance(value, str):
-            raise EvaluationFailed("data type mismatch")
-        return (find(value) is None) is negated
-
-    return match
