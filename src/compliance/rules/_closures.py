@@ -27,10 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from compliance.rules._parse import (
-    ALLOWED_BUILTINS,
-    MAX_UNROLLED,
     Condition,
-    ConditionLimit,
     children,
     is_value_attribute,
     nodes,
@@ -41,6 +38,7 @@ from compliance.rules._schema import EXTRA_SYMBOLS, INTEGER_PATHS, Facts
 from compliance.rules._semantics import (
     EvaluationFailed,
     Unsupported,
+    builtin,
     contains,
     equal,
     get_item,
@@ -51,6 +49,7 @@ from compliance.rules._semantics import (
     reason,
     status_function,
     statuses_function,
+    unrolled,
 )
 
 if TYPE_CHECKING:
@@ -248,9 +247,7 @@ class _ClosureCompiler:
     def _SymbolExpression(self, node: Any, env: Mapping[str, Any]) -> _Node:
         name = node.name
         if node.scope is not None:
-            if name not in ALLOWED_BUILTINS:
-                raise Unsupported(f"${name}")
-            return _Node(const={"any": any, "all": all}[name])
+            return _Node(const=builtin(name))
         if name in env:
             return _Node(const=env[name])
         if name == "params":
@@ -400,9 +397,7 @@ class _ClosureCompiler:
             raise Unsupported("comprehension over a value that is not a constant")
         branches = []
         values = iterable(source.const)
-        self.unrolled += len(values) if hasattr(values, "__len__") else 0
-        if self.unrolled > MAX_UNROLLED:
-            raise ConditionLimit(f"its comprehensions unroll to more than {MAX_UNROLLED:,} members")
+        self.unrolled = unrolled(self.unrolled, values)
         for value in values:
             scope = {**env, node.variable: value}
             condition = None if node.condition is None else self.compile(node.condition, scope)

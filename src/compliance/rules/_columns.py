@@ -38,8 +38,7 @@ from compliance.campaign import DISCLOSURE_ITEMS, SHANGHAI, epoch_micros, from_e
 from compliance.errors import FallbackWarning
 from compliance.rules import _closures as closures
 from compliance.rules._parse import (
-    ALLOWED_BUILTINS,
-    MAX_UNROLLED,
+    ConditionLimit,
     children,
     is_value_attribute,
     nodes,
@@ -50,6 +49,7 @@ from compliance.rules._schema import Facts
 from compliance.rules._semantics import (
     STATUS_CODES,
     Unsupported,
+    builtin,
     column_statuses,
     contains,
     equal,
@@ -57,6 +57,7 @@ from compliance.rules._semantics import (
     iterable,
     not_equal,
     ordered_with_nan,
+    unrolled,
 )
 
 if TYPE_CHECKING:
@@ -224,9 +225,7 @@ class _ColumnCompiler:
     def _symbol(self, node: Any, env: dict[str, Any]) -> Compiled:
         name = node.name
         if node.scope is not None:
-            if name not in ALLOWED_BUILTINS:
-                raise Unsupported(f"${name}")
-            return Const({"any": any, "all": all}[name])
+            return Const(builtin(name))
         if name in env:
             return Const(env[name])
         if name == "params":
@@ -243,9 +242,10 @@ class _ColumnCompiler:
             raise Unsupported("comprehension over a value that is not a constant")
         members = []
         values = _constant(lambda: iterable(source.value))
-        self.unrolled += len(values) if hasattr(values, "__len__") else 0
-        if self.unrolled > MAX_UNROLLED:  # the single-campaign compiler refused it at load already
-            raise Unsupported("comprehensions unrolled past the limit")
+        try:
+            self.unrolled = unrolled(self.unrolled, values)
+        except ConditionLimit:  # the single-campaign compiler refused it at load already
+            raise Unsupported("comprehensions unrolled past the limit") from None
         for value in values:
             scope = {**env, node.variable: value}
             condition = None if node.condition is None else self.compile(node.condition, scope)

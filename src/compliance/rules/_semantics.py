@@ -38,6 +38,7 @@ __all__ = [
     "EvaluationFailed",
     "Step",
     "Unsupported",
+    "builtin",
     "column_statuses",
     "contains",
     "decide",
@@ -51,6 +52,7 @@ __all__ = [
     "reason",
     "status_function",
     "statuses_function",
+    "unrolled",
 ]
 
 Facts = TypeVar("Facts")
@@ -313,3 +315,25 @@ def iterable(value: Any) -> Any:
     if not DataType.from_value(value).is_iterable:
         raise EvaluationFailed("data type mismatch (requires an iterable)")
     return value
+
+
+def builtin(name: str) -> Callable[[Any], bool]:
+    """The function a ``$`` builtin names (``$any``, ``$all``); any other is :class:`Unsupported` (the loader
+    refuses it: ``$now`` would make a decision depend on when it is made)."""
+    from compliance.rules._parse import ALLOWED_BUILTINS
+
+    if name not in ALLOWED_BUILTINS:
+        raise Unsupported(f"${name}")
+    function: Callable[[Any], bool] = {"any": any, "all": all}[name]
+    return function
+
+
+def unrolled(total: int, values: Any) -> int:
+    """How many comprehension members a condition unrolls into once ``values`` are added to ``total``;
+    past :data:`~compliance.rules._parse.MAX_UNROLLED`, :class:`~compliance.rules._parse.ConditionLimit`."""
+    from compliance.rules._parse import MAX_UNROLLED, ConditionLimit
+
+    total += len(values) if hasattr(values, "__len__") else 0
+    if total > MAX_UNROLLED:
+        raise ConditionLimit(f"its comprehensions unroll to more than {MAX_UNROLLED:,} members")
+    return total
