@@ -173,7 +173,7 @@ class Table:
         """Row ``i`` as a flat dict of Python values, as :func:`~compliance._flat.flatten` gives."""
         out: dict[str, Any] = {}
         for path, column in self.columns.items():
-            out[path] = None if column.null[i] else _to_python(column.kind, column.at(i))
+            out[path] = None if column.null[i] else to_python(column.kind, column.at(i))
         if not self.payout[i]:
             out.update(dict.fromkeys(_PAYOUT))
         return out
@@ -233,7 +233,8 @@ _SCALE = {"money": 100.0, "time": 1e6}
 """What a stored integer is divided by to read it in yuan or in seconds."""
 
 
-def _to_python(kind: str, value: Any) -> Any:
+def to_python(kind: str, value: Any) -> Any:
+    """A stored value as the schema holds it: money a Decimal to the fen, a time in Asia/Shanghai, Python scalars."""
     if kind == "money":
         return Decimal(int(value)).scaleb(-2, context=DECIMAL_CONTEXT)
     if kind == "count":
