@@ -1,6 +1,6 @@
 """A table row read through the row view (``batch/_rows``) gives, at every path a rule can read, the value
 the row's :class:`~compliance.Campaign` gives, of the same type (a Decimal with the same exponent, a time in
-the same zone with the same ``fold``): a rule that runs row by row reads the same campaign either way.
+the same zone at the same offset): a rule that runs row by row reads the same campaign either way.
 """
 
 from __future__ import annotations
@@ -45,13 +45,15 @@ def _at(thing: Any, path: str) -> Any:
 
 
 def _same(left: Any, right: Any) -> bool:
-    """Equal, of the same type, and indistinguishable to any rule (exponent, zone, fold)."""
+    """Equal, of the same type, and indistinguishable to any rule: a Decimal's exponent, a time's zone and its
+    offset from UTC (which tells the two occurrences of a repeated hour apart; ``fold`` alone, on a time that
+    is not repeated, changes nothing a rule can read)."""
     if type(left) is not type(right):
         return False
     if isinstance(left, Decimal):
         return left.as_tuple() == right.as_tuple()
     if isinstance(left, datetime):
-        return (left, left.tzinfo, left.fold, left.utcoffset()) == (right, right.tzinfo, right.fold, right.utcoffset())
+        return (left, left.tzinfo, left.utcoffset()) == (right, right.tzinfo, right.utcoffset())
     if isinstance(left, tuple):
         return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
     return bool(left == right)
