@@ -179,7 +179,9 @@ class Table:
         return out
 
     def campaign(self, i: int) -> Campaign:
-        """Row ``i`` as a :class:`Campaign` (only for rows that were read)."""
+        """Row ``i`` validated again into a :class:`Campaign` (only for rows that were read): for a risk model
+        that scores campaigns one at a time. Rules read a row through ``_rows.campaign_row``, which needs no
+        second validation."""
         return Campaign.parse(unflatten(self.row(i)))
 
 
