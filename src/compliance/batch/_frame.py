@@ -1,7 +1,7 @@
 """``evaluate_frame()``: the decisions of :func:`compliance.evaluate` for every row of a table, at once.
 
 A table is validated column by column (``_table``), each rule is evaluated over whole columns
-(``rules/_vector``), and the decisions are assembled once per distinct *pattern* of rule results: a
+(``rules/_columns``), and the decisions are assembled once per distinct *pattern* of rule results: a
 million campaigns typically show a few hundred patterns, so the outcome, the cited clauses and the
 obligations are worked out a few hundred times, not a million. Every input row has an output row, in
 the same order with the same index; a row that could not be read is ``review`` with its ``error``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,10 @@ import pandas as pd
 from compliance._evaluate import choose_ruleset, conclude, evaluate, risk_model
 from compliance._flat import unflatten
 from compliance._vocabulary import Stage, check_stage
+from compliance.batch._rows import campaign_row, disclosure_answers
 from compliance.batch._table import COLUMN_KINDS, Table, TableColumns, build_table, plain_value
 from compliance.blacklist import Blacklist, Match
+from compliance.campaign import Campaign
 from compliance.decision import RISK_BANDS, Decision
 from compliance.errors import RulesetNotFound
 from compliance.rules._catalog import Catalog
@@ -234,7 +236,6 @@ class _TableColumns(Columns):
         self.risk = risk
         self.stage = stage
         self._cache: dict[str, Vec] = {}
-        self._campaigns: dict[int, Any] = {}
 
     def get(self, path: str) -> Vec:
         cached = self._cache.get(path)
@@ -292,15 +293,15 @@ class _TableColumns(Columns):
     # -- row by row, for rules the vector compiler does not translate ----------------------------------
 
     def facts(self, i: int) -> Facts:
-        campaign = self._campaigns.get(i)
-        if campaign is None:
-            campaign = self._campaigns[i] = self.table.campaign(i)
+        """Row ``i``'s facts, read from the table's columns (``_rows``): the values ``table.campaign(i)`` holds."""
+        row = campaign_row(self.table, i)
         roles = (self.get(f"blacklist.{role}") for role in ("initiator", "patient", "payee"))
         match = Match(*(None if listed.null[i] else bool(listed.values[i]) for listed in roles))
         risk = None
         if self.risk is not None and self.risk["scored"][i]:
             risk = RiskView(Decimal(repr(float(self.risk["risk_score"][i]))), str(self.risk["risk_band"][i]))
-        return Facts(campaign, self.stage, match, campaign.disclosure.__dict__, risk)
+        # The row reads as a Campaign at every path a rule can read (tests/test_row_view.py).
+        return Facts(cast("Campaign", row), self.stage, match, disclosure_answers(row), risk)
 
 
 # -- decisions, once per pattern of results -----------------------------------------------------------

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from compliance._flat import FLAT_COLUMNS, flatten, leaf_types, unflatten
+from compliance._flat import FLAT_COLUMNS, leaf_types, unflatten
 from compliance.blacklist import HEX64
 from compliance.campaign import DECIMAL_CONTEXT, UTC_OFFSET, Campaign, epoch_micros, from_epoch_micros, is_unicode
 from compliance.errors import CampaignError
@@ -173,13 +173,15 @@ class Table:
         """Row ``i`` as a flat dict of Python values, as :func:`~compliance._flat.flatten` gives."""
         out: dict[str, Any] = {}
         for path, column in self.columns.items():
-            out[path] = None if column.null[i] else _to_python(column.kind, column.at(i))
+            out[path] = None if column.null[i] else to_python(column.kind, column.at(i))
         if not self.payout[i]:
             out.update(dict.fromkeys(_PAYOUT))
         return out
 
     def campaign(self, i: int) -> Campaign:
-        """Row ``i`` as a :class:`Campaign` (only for rows that were read)."""
+        """Row ``i`` validated again into a :class:`Campaign` (only for rows that were read): for a risk model
+        that scores campaigns one at a time. Rules read a row through ``_rows.campaign_row``, which needs no
+        second validation."""
         return Campaign.parse(unflatten(self.row(i)))
 
 
@@ -233,7 +235,8 @@ _SCALE = {"money": 100.0, "time": 1e6}
 """What a stored integer is divided by to read it in yuan or in seconds."""
 
 
-def _to_python(kind: str, value: Any) -> Any:
+def to_python(kind: str, value: Any) -> Any:
+    """A stored value as the schema holds it: money a Decimal to the fen, a time in Asia/Shanghai, Python scalars."""
     if kind == "money":
         return Decimal(int(value)).scaleb(-2, context=DECIMAL_CONTEXT)
     if kind == "count":
@@ -281,11 +284,14 @@ def build_table(
     n = len(frame)
     columns: dict[str, Column] = {}
     suspect = np.zeros(n, bool)
+    unsure: dict[str, np.ndarray] = {}  # by column: the cells its check could not vouch for
     for path, (kind, allowed) in COLUMN_KINDS.items():
         if path in present:
             values, null, bad = _convert(frame[path], kind, allowed)
             null = np.require(null, requirements="W")
             suspect |= bad
+            if bad.any():
+                unsure[path] = bad
             if isinstance(values, Encoded):
                 columns[path] = Column("str", None, null, encoded=values)
                 continue
@@ -320,7 +326,8 @@ def build_table(
                 suspect[i] = False
     given = {path: frame[path].array for path in present}  # once: selecting a column costs more than a cell
     for i in np.flatnonzero(suspect):
-        _validate_row(given, frame.index, columns, payout, error, int(i))
+        cells = [path for path, bad in unsure.items() if bad[i]]
+        _validate_row(given, frame.index, columns, payout, error, int(i), cells)
     return Table(frame.index, columns, payout, error)
 
 
@@ -331,11 +338,24 @@ def _validate_row(
     payout: np.ndarray,
     error: np.ndarray,
     i: int,
+    unsure: list[str],
 ) -> None:
-    """Validate row ``i`` of the ``given`` cells (by column) with the schema; store what it read, or its
-    error (and null values)."""
-    cells = ((path, plain_value(array[i])) for path, array in given.items())
-    raw = {path: value for path, value in cells if value is not None}  # a missing cell is not given
+    """Validate row ``i`` with the schema; store what it read at the ``unsure`` cells (those their column's
+    check could not vouch for), or its error (and null values).
+
+    The schema reads the row as a whole, as ``evaluate()`` would: only it can say whether an unsure cell is
+    read and how, so it is given that cell as it came. Every other cell its column's check read exactly as
+    the schema reads it, so the schema is given the value already read (which it reads to itself, with no
+    error) and that value stays where it is."""
+    raw: dict[str, Any] = {}
+    for path, array in given.items():
+        if path in unsure:
+            value = plain_value(array[i])
+        else:
+            column = columns[path]
+            value = None if column.null[i] else to_python(column.kind, column.at(i))
+        if value is not None:  # a missing cell is not given
+            raw[path] = value
     label = labels[i]
     try:
         campaign = Campaign.parse(unflatten(raw), row=_row_name(label))
@@ -343,7 +363,8 @@ def _validate_row(
         _unreadable(columns, payout, error, i, problem.one_line())
         return
     payout[i] = campaign.payout is not None
-    for path, value in flatten(campaign).items():
+    for path in unsure:
+        value = _read_path(campaign, path)
         column = columns[path]
         column.null[i] = value is None
         if value is None:
@@ -354,6 +375,13 @@ def _validate_row(
         column.set(i, typed)
     if not payout[i]:
         columns["payout.batched"].null[i] = True
+
+
+def _read_path(campaign: Campaign, path: str) -> Any:
+    value: Any = campaign
+    for part in path.split("."):
+        value = getattr(value, part, None) if value is not None else None
+    return value
 
 
 def _unreadable(columns: dict[str, Column], payout: np.ndarray, error: np.ndarray, i: int, reason: str) -> None:
