@@ -35,6 +35,15 @@ def test_a_decision_built_by_evaluate_equals_its_validated_json_round_trip() -> 
     assert Decision.model_validate(decision.model_dump()) == decision
 
 
+def test_a_decision_built_by_evaluate_holds_every_field_in_the_declared_order() -> None:
+    """``build_decision`` hands its fields over already complete and ordered (the serializer follows that
+    order, so a field out of place would change the decision's JSON); with and without a risk score."""
+    for model in (None, "default"):
+        decision = compliance.evaluate(example(), stage="payout", blacklist=BLACKLIST, model=model)
+        assert list(vars(decision)) == list(Decision.model_fields)
+        assert decision.model_fields_set == set(Decision.model_fields)
+
+
 def test_the_example_payout_is_rejected_for_its_route_with_the_obligation_stated() -> None:
     decision = evaluate(example(), stage="payout", blacklist=BLACKLIST)
     assert decision.outcome == "reject"

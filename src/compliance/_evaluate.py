@@ -116,18 +116,21 @@ def build_decision(
     """The Decision from what ``evaluate`` computed, with every rule's result (built without re-validation):
     the ``explanation``, and what it was made of (the stage, the time that chose the ruleset, the ruleset,
     the input's digest, the risk score or None)."""
-    return Decision._trusted(
-        campaign_id=campaign.campaign_id,
-        stage=stage,
-        outcome=explanation.outcome,
-        event_time=event_time,
-        findings=tuple(explanation.findings),
-        obligations=tuple(explanation.obligations),
-        rule_results={rule.id: status for rule, status in zip(explanation.rules, explanation.statuses, strict=True)},
-        ruleset=ruleset.ref,
-        library_version=__version__,
-        input_digest=digest,
-        risk=risk,
+    ids = tuple(rule.id for rule in explanation.rules)
+    return Decision._trusted_fields(
+        {  # every field, in the order Decision declares them
+            "campaign_id": campaign.campaign_id,
+            "stage": stage,
+            "outcome": explanation.outcome,
+            "event_time": event_time,
+            "findings": tuple(explanation.findings),
+            "obligations": tuple(explanation.obligations),
+            "rule_results": dict(zip(ids, explanation.statuses, strict=True)),
+            "ruleset": ruleset.ref,
+            "library_version": __version__,
+            "input_digest": digest,
+            "risk": risk,
+        }
     )
 
 

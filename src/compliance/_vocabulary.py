@@ -48,6 +48,9 @@ def check_stage(stage: Any) -> Stage:
     return stage  # type: ignore[no-any-return]
 
 
+_set = object.__setattr__
+
+
 class Frozen(BaseModel):
     """The base of every data model of the library: immutable, and refusing fields it does not declare."""
 
@@ -69,9 +72,15 @@ class Frozen(BaseModel):
         names, defaults = layout
         if len(values) < len(names):  # in field order: the serializer follows __dict__'s order
             values = {name: values[name] if name in values else defaults[name] for name in names}
+        return cls._trusted_fields(values)
+
+    @classmethod
+    def _trusted_fields(cls, values: dict[str, Any]) -> Self:
+        """:meth:`_trusted` for ``values`` that already hold every field, in the order the model declares them
+        (the caller's promise: ``tests/test_decision.py`` checks the decision built so)."""
         model = cls.__new__(cls)
-        object.__setattr__(model, "__dict__", values)
-        object.__setattr__(model, "__pydantic_fields_set__", set(values))
-        object.__setattr__(model, "__pydantic_extra__", None)
-        object.__setattr__(model, "__pydantic_private__", None)
+        _set(model, "__dict__", values)
+        _set(model, "__pydantic_fields_set__", set(values))
+        _set(model, "__pydantic_extra__", None)
+        _set(model, "__pydantic_private__", None)
         return model
