@@ -484,19 +484,26 @@ def floor_report(
     steps: dict[str, float], payout: dict[str, tuple[float, float]], zen: float, per15: float
 ) -> list[str]:
     """What the targets leave once validation and the digest are paid, in this run's own figures."""
-    floor = steps[VALIDATE] + steps[DIGEST]
-    whole = steps[INSTRUMENTED]
-    share = floor / whole
-    scaled = share * payout["evaluate, hashed ids"][0]  # the same share of the table's median
-    rest = payout["evaluate, hashed ids"][0] - scaled
+    median = payout["evaluate, hashed ids"][0]
+    share = (steps[VALIDATE] + steps[DIGEST]) / steps[INSTRUMENTED]
+    floor = share * median  # the same share of the table's median
+    rest = median - floor
+    budget = min(1.5 * zen, 0.35 * per15)
+    left = budget - floor
     return [
-        f"Validating the dict and digesting the campaign take {share:.0%} of the call ({scaled:.1f} µs of the "
-        f"{payout['evaluate, hashed ids'][0]:.1f} µs median above, at the breakdown's shares); the budgets are "
-        f"{1.5 * zen:.1f} µs (1.5× zen-engine) and {0.35 * per15:.1f} µs (0.35× rule-engine's 15 rules). "
-        f"Everything else a decision does (ruleset choice, blacklist, every rule, findings, the Decision) takes "
-        f"{rest:.1f} µs. Both steps are required of a decision: validation is the input's check, and the digest "
-        "makes a stored decision reproducible; neither changes here, since each decision must stay byte for byte "
-        "what it was.",
+        f"Validating the dict and digesting the campaign take {share:.0%} of the call: {floor:.1f} µs of the "
+        f"{median:.1f} µs median above, at the breakdown's shares. The tighter of the two budgets is "
+        f"{budget:.1f} µs, so they leave "
+        + (f"{left:.1f} µs" if left > 0 else "nothing")
+        + f" for everything else a decision does (ruleset choice, blacklist, every rule, findings, the Decision), "
+        f"which takes {rest:.1f} µs here, {rest / max(left, 1e-9):.1f}× that."
+        if left > 0
+        else f"Validating the dict and digesting the campaign take {share:.0%} of the call: {floor:.1f} µs of the "
+        f"{median:.1f} µs median above, at the breakdown's shares, more than the tighter budget ({budget:.1f} µs) "
+        f"before anything else a decision does ({rest:.1f} µs here).",
+        "",
+        "Both steps are required of a decision: validation is the input's check, and the digest makes a stored "
+        "decision reproducible; neither changes here, since each decision must stay byte for byte what it was.",
         "",
     ]
 
