@@ -73,7 +73,7 @@ def blacklist_for(frame: pd.DataFrame) -> Blacklist:
 def prepared(table: Table, blacklist: Blacklist) -> Any:
     """The values rules read, with the blacklist already looked up and the unreadable rows known: the same
     work done beforehand as for the rule-engine baseline, whose facts carry their blacklist match."""
-    source = _frame._TableColumns(table, blacklist, None, STAGE)
+    source = _frame._RuleColumns(table, blacklist, None, STAGE)
     for role in ("initiator", "patient", "payee"):
         source.get(f"blacklist.{role}")
     source.under = table.ok  # type: ignore[attr-defined]  # the rows that were read

@@ -91,7 +91,7 @@ def evaluate_frame(
     rulesets, choice = _rulesets(table, stage, ruleset, error)
     ok = _unset(error)
     scored = _risk(table, model, ok)
-    source = _TableColumns(table, blacklist, scored, stage)
+    source = _RuleColumns(table, blacklist, scored, stage)
     union: list[Rule] = []
     under: list[np.ndarray] = []  # per rule of the union: the rows whose ruleset has it
     position: dict[int, int] = {}
@@ -228,7 +228,10 @@ def _reason_texts(reasons: np.ndarray, names: list[str]) -> np.ndarray:
 # -- the values rules read ----------------------------------------------------------------------------
 
 
-class _TableColumns(Columns):
+class _RuleColumns(Columns):
+    """A validated table as the column rule evaluator reads it (``batch._table.TableColumns`` is the same table
+    as the risk model's inputs read it), with the blacklist looked up and the risk scores beside it."""
+
     def __init__(self, table: Table, blacklist: Blacklist | None, risk: dict[str, np.ndarray] | None, stage: str):
         self.table = table
         self.n = table.n

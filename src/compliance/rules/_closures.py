@@ -37,6 +37,7 @@ from compliance.rules._parse import (
 from compliance.rules._schema import EXTRA_SYMBOLS, INTEGER_PATHS, Facts
 from compliance.rules._semantics import (
     EvaluationFailed,
+    RuleChecks,
     Unsupported,
     builtin,
     contains,
@@ -118,18 +119,21 @@ def compile_condition(condition: Condition, params: Any) -> CompiledCondition:
 
 @dataclass(frozen=True, slots=True)
 class ClosureForm:
-    """A rule compiled for one campaign: its conditions, the getters of its required values, and its status
-    function (the order of :func:`~compliance.rules._semantics.decide`, specialised to the rule's parts)."""
+    """A rule compiled for one campaign: its conditions and the getters of its required values."""
 
     applies: CompiledCondition | None
     fails: CompiledCondition
     required: tuple[Getter, ...]
-    status: Callable[[Facts], str]
 
     @property
     def compiled(self) -> bool:
         """Whether both conditions run as compiled closures (else rule-engine evaluates them)."""
         return self.fails.compiled and (self.applies is None or self.applies.compiled)
+
+    @property
+    def checks(self) -> RuleChecks:
+        """What the status order runs for this rule: applies_when's check, the required getters, fails_when's."""
+        return (None if self.applies is None else self.applies.evaluate, self.required, self.fails.evaluate)
 
 
 _FORM = "closures"
@@ -147,16 +151,17 @@ def form(rule: Rule) -> ClosureForm:
 
 def attach(rule: Rule, applies: CompiledCondition | None, fails: CompiledCondition) -> ClosureForm:
     """Keep ``rule``'s conditions, compiled by :func:`compile_condition`, as its form for one campaign."""
-    required = tuple(path_getter(path) for path in rule.requires)
-    check = status_function(None if applies is None else applies.evaluate, required, fails.evaluate)
-    compiled = ClosureForm(applies, fails, required, check)
-    rule.forms[_FORM] = compiled
+    compiled = rule.forms[_FORM] = ClosureForm(applies, fails, tuple(path_getter(path) for path in rule.requires))
     return compiled
 
 
 def status(rule: Rule, facts: Facts) -> str:
-    """The rule's status for one campaign's facts: pass, fail, not_applicable or not_evaluable."""
-    return form(rule).status(facts)
+    """The rule's status for one campaign's facts: pass, fail, not_applicable or not_evaluable (its status
+    function is built the first time it is asked for: decisions use :func:`statuses`)."""
+    function = rule.forms.get((_FORM, "status"))
+    if function is None:
+        function = rule.forms[(_FORM, "status")] = status_function(*form(rule).checks)
+    return function(facts)
 
 
 def statuses(ruleset: Ruleset, stage: str, facts: Facts) -> list[str]:
@@ -165,19 +170,14 @@ def statuses(ruleset: Ruleset, stage: str, facts: Facts) -> list[str]:
     key = (_FORM, stage)
     function = ruleset.forms.get(key)
     if function is None:
-        forms = [form(rule) for rule in ruleset.rules_for(stage)]
-        function = ruleset.forms[key] = statuses_function(
-            [(None if f.applies is None else f.applies.evaluate, f.required, f.fails.evaluate) for f in forms]
-        )
+        function = ruleset.forms[key] = statuses_function([form(rule).checks for rule in ruleset.rules_for(stage)])
     return function(facts)
 
 
 def unevaluable_reason(rule: Rule, facts: Facts, explain: Mapping[str, str] | None = None) -> str:
     """Why the rule was not evaluable for ``facts``: the first missing value, or the error raised."""
-    compiled = form(rule)
-    applies = None if compiled.applies is None else compiled.applies.evaluate
-    required = tuple(zip(rule.requires, compiled.required, strict=True))
-    return reason(applies, required, compiled.fails.evaluate, facts, explain)
+    applies, required, fails = form(rule).checks
+    return reason(applies, tuple(zip(rule.requires, required, strict=True)), fails, facts, explain)
 
 
 def path_getter(path: str) -> Getter:

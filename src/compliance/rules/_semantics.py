@@ -36,6 +36,7 @@ __all__ = [
     "STATUS_CODES",
     "STATUS_NAMES",
     "EvaluationFailed",
+    "RuleChecks",
     "Step",
     "Unsupported",
     "builtin",
@@ -125,8 +126,7 @@ def _generated(rules: Sequence[RuleChecks], *, single: bool) -> Any:
     """A function written from :func:`decide`'s steps. Its source holds only names this function makes
     (``check_<rule>_<step>``) and the four status words; every check reaches it through the namespace, never
     as text, so nothing a rule file says becomes code. Each rule is a flat run of ``if``s inside its own
-    ``try`` (no ``elif`` chain, whose depth the compiler would pay for a rule with many required values);
-    should the source not compile, the same steps run in a loop."""
+    ``try`` (no ``elif`` chain, whose depth the compiler would pay for a rule with many required values)."""
     namespace: dict[str, Any] = {}
     lines = ["def statuses(facts):"] + ([] if single else ["    out = []"])
     for r, (applies, required, fails) in enumerate(rules):
@@ -149,32 +149,10 @@ def _generated(rules: Sequence[RuleChecks], *, single: bool) -> Any:
     if not single:
         lines.append("    return out")
     source = "\n".join(lines)
-    try:
-        exec(compile(source, "<compliance.rules._semantics: statuses>", "exec"), namespace)
-    except (RecursionError, MemoryError):  # far past any real ruleset: run the same steps in a loop
-        return _looped(rules, single=single)
+    exec(compile(source, "<compliance.rules._semantics: statuses>", "exec"), namespace)
     function = namespace["statuses"]
     function.source = source  # for tests and for whoever audits what runs
     return function
-
-
-def _looped(rules: Sequence[RuleChecks], *, single: bool) -> Any:
-    """The steps of :func:`decide` run in a loop: what :func:`_generated` falls back to."""
-    plans = [tuple(decide(a, [(str(i), get) for i, get in enumerate(req)], f)) for a, req, f in rules]
-
-    def status_of(steps: tuple[Step, ...], facts: Any) -> str:
-        try:
-            for step in steps:
-                value = step.check(facts)
-                if (value is None) if step.required else (bool(value) is step.decides_when):
-                    return step.status
-            return "pass"
-        except Exception:  # fail closed
-            return "not_evaluable"
-
-    if single:
-        return lambda facts: status_of(plans[0], facts)
-    return lambda facts: [status_of(steps, facts) for steps in plans]
 
 
 def _word(status: str) -> str:
